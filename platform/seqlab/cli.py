@@ -1,0 +1,114 @@
+"""The ``seqlab`` command line.
+
+    seqlab data describe
+    seqlab validate --config configs/sentiment/conv1d.yaml train.lr=1e-3
+    seqlab train --config configs/forecast/gru.yaml train.num_workers=2
+    seqlab tune --config configs/sentiment/sweep.yaml [--resume]
+    seqlab promote --task sentiment --run <mlflow run id>
+    seqlab serve [--config configs/serve.yaml] [--reload]
+    seqlab pipeline --config configs/pipeline.yaml
+
+Every command prints a clear ``error: ...`` and exits 2 on bad input (config, data, checkpoint, store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from seqlab.config import config_to_dict, load_config
+
+    import yaml
+
+    cfg = load_config(args.config, args.overrides)
+    print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from seqlab.describe import describe_all
+
+    report = describe_all(sentiment_config=args.sentiment_config, forecast_config=args.forecast_config)
+    print(json.dumps(report, indent=2) if args.json else _render(report))
+    return 0
+
+
+def _render(report: dict[str, Any], indent: int = 0) -> str:
+    lines = []
+    for key, value in report.items():
+        if isinstance(value, dict):
+            lines.append(" " * indent + f"{key}:")
+            lines.append(_render(value, indent + 2))
+        else:
+            lines.append(" " * indent + f"{key}: {value}")
+    return "\n".join(lines)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from seqlab.config import config_to_dict, load_config
+    from seqlab.runtime import init_ray
+    from seqlab.train import run_training
+
+    import yaml
+
+    cfg = load_config(args.config, args.overrides)  # validated before any Ray resource is asked for
+    print("[seqlab] resolved config:\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False), flush=True)
+    init_ray(dashboard=args.dashboard)
+    result = run_training(cfg)
+    best = {k: round(v, 4) for k, v in result.metrics.items() if k.startswith("val_")}
+    test = {k: round(v, 4) for k, v in result.test_metrics.items()}
+    print(f"[seqlab] done: run {result.run_name}  best epoch {int(result.metrics.get('epoch', 0))}  {best}  {test}")
+    print(f"[seqlab] checkpoint: {result.checkpoint_path}")
+    if result.run_id:
+        print(f"[seqlab] MLflow run id: {result.run_id}  model: {result.model_uri}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "validate": _cmd_validate,
+    "data": _cmd_data,
+    "train": _cmd_train,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="validate a config (+ overrides) and print it resolved")
+    p.add_argument("--config", required=True)
+    p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. train.lr=1e-3")
+
+    p = sub.add_parser("data", help="data commands")
+    p.add_argument("action", choices=["describe"])
+    p.add_argument("--sentiment-config", default=None, help="describe this sentiment config's data instead")
+    p.add_argument("--forecast-config", default=None, help="describe this forecast config's data instead")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("train", help="train one config on Ray Train, tracked in MLflow")
+    p.add_argument("--config", required=True)
+    p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
+    p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. train.num_workers=2")
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SeqlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The chapter's text models for IMDB sentiment, as plain ``nn.Module`` s (no I/O here).
+
+Every model reads int64 token ids of shape ``(B, maxlen)`` (0 = padding, 1 = out-of-vocabulary) and
+returns one float logit per review, shape ``(B,)``; train it with ``BCEWithLogitsLoss`` and read
+``sigmoid(logit)`` as P(positive). Sequences are padded "pre" (zeros first, like Keras'
+``pad_sequences``), so the last time step is the real end of a review.
+
+    cfg = SentimentModelConfig(name="gru", embed_dim=8, hidden=8)
+    model = build_text_model(cfg, vocab_size=100, maxlen=20)
+    logits = model(torch.randint(0, 100, (4, 20)))  # (4,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqlab.config import SentimentModelConfig
+from seqlab.errors import ConfigError
+
+
+def build_embedding(
+    cfg: SentimentModelConfig, vocab_size: int, embedding_matrix: np.ndarray | None
+) -> nn.Embedding:
+    """The shared first layer: ``vocab_size`` vectors of ``cfg.embed_dim``, row 0 is padding.
+
+    Args:
+        cfg: the model config (``embed_dim``, ``freeze_embedding``).
+        vocab_size: rows of the table (``data.max_words``: index 0 = padding, 1 = OOV).
+        embedding_matrix: pretrained vectors (e.g. GloVe), shape ``(vocab_size, embed_dim)``, copied
+            as-is; None draws random vectors (also the serve path, where a checkpoint fills them).
+
+    Returns:
+        The embedding, frozen (``requires_grad=False``) when ``cfg.freeze_embedding``.
+
+    Raises:
+        ConfigError: if the matrix shape does not match ``(vocab_size, embed_dim)``.
+    """
+    if vocab_size < 2:
+        raise ConfigError(f"vocab_size must be >= 2 (padding + at least one word), got {vocab_size}")
+    emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+    if embedding_matrix is not None:
+        expected = (vocab_size, cfg.embed_dim)
+        if tuple(embedding_matrix.shape) != expected:
+            raise ConfigError(
+                f"embedding_matrix has shape {tuple(embedding_matrix.shape)} but the model needs "
+                f"(vocab_size, model.embed_dim) = {expected}; set model.embed_dim to the vector size "
+                f"and build the matrix for data.max_words rows"
+            )
+        with torch.no_grad():
+            emb.weight.copy_(torch.as_tensor(embedding_matrix, dtype=torch.float32))
+    # padding_idx keeps row 0's gradient at zero, so padding stays whatever the matrix says (GloVe: zeros).
+    emb.weight.requires_grad_(not cfg.freeze_embedding)
+    return emb
+
+
+class FlattenClassifier(nn.Module):
+    """Embedding -> Flatten -> [Linear(hidden) -> ReLU] -> Dropout -> Linear(1).
+
+    The book's first IMDB model (maxlen 20, ``Embedding(10000, 8) -> Flatten -> Dense(1)``) is
+    ``layers=1``; its GloVe model adds ``Dense(32, relu)`` before the output: ``layers>=2`` with
+    ``hidden=32``. Only one hidden layer is ever added, whatever ``layers`` says beyond 2.
+    """
+
+    def __init__(
+        self, embedding: nn.Embedding, maxlen: int, hidden: int, use_hidden: bool, dropout: float
+    ) -> None:
+        super().__init__()
+        self.embedding = embedding
+        width = maxlen * embedding.embedding_dim
+        layers: list[nn.Module] = [nn.Flatten()]
+        if use_hidden:
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        layers += [nn.Dropout(dropout), nn.Linear(width, 1)]
+        self.head = nn.Sequential(*layers)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.embedding(tokens))
+        return out.squeeze(-1)
+
+
+class ConvClassifier(nn.Module):
+    """Embedding -> Conv1d ReLU -> MaxPool -> Conv1d ReLU -> global max pool -> Dropout -> Linear(1)."""
+
+    def __init__(self, embedding: nn.Embedding, filters: int, kernel: int, pool: int, dropout: float) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.features = nn.Sequential(
+            nn.Conv1d(embedding.embedding_dim, filters, kernel),
+            nn.ReLU(),
+            nn.MaxPool1d(pool),
+            nn.Conv1d(filters, filters, kernel),
+            nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(filters, 1))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(tokens).transpose(1, 2)  # Conv1d wants (B, channels, time)
+        x = self.features(x).amax(dim=2)  # global max pool over time
+        out: torch.Tensor = self.head(x)
+        return out.squeeze(-1)
+
+
+_RNN_TYPES: dict[str, Callable[..., nn.Module]] = {"simple_rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+class RecurrentClassifier(nn.Module):
+    """Embedding -> RNN/GRU/LSTM -> last state -> Dropout -> Linear(1).
+
+    The last state is ``h_n`` of the top layer; bidirectional concatenates the forward state (after
+    the last step) and the backward state (after the first step), like Keras' ``Bidirectional``.
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        kind: str,
+        hidden: int,
+        layers: int,
+        bidirectional: bool,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.embedding = embedding
+        # nn.RNN's dropout acts between stacked layers only; with one layer it would only warn.
+        self.rnn = _RNN_TYPES[kind](
+            embedding.embedding_dim,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        self.directions = 2 if bidirectional else 1
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * self.directions, 1))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        _, h_n = self.rnn(self.embedding(tokens))
+        if isinstance(h_n, tuple):  # LSTM returns (h_n, c_n)
+            h_n = h_n[0]
+        last = torch.cat(list(h_n[-self.directions :]), dim=1)  # top layer, every direction: (B, H*dirs)
+        out: torch.Tensor = self.head(last)
+        return out.squeeze(-1)
+
+
+def build_text_model(
+    cfg: SentimentModelConfig, vocab_size: int, maxlen: int, embedding_matrix: np.ndarray | None = None
+) -> nn.Module:
+    """Build the sentiment model that ``cfg.name`` names.
+
+    Args:
+        cfg: ``name`` is one of flatten, conv1d, simple_rnn, gru, lstm; the other fields size it.
+            ``dropout`` acts before the output layer (and between stacked recurrent layers).
+        vocab_size: rows of the embedding (``data.max_words``).
+        maxlen: tokens per review; fixes the Flatten width and must be long enough for conv1d.
+        embedding_matrix: optional ``(vocab_size, embed_dim)`` initial vectors (GloVe).
+
+    Returns:
+        A module mapping int64 ``(B, maxlen)`` token ids to float logits ``(B,)``.
+
+    Raises:
+        ConfigError: unknown name, a matrix of the wrong shape, or ``maxlen`` too short for conv1d.
+    """
+    if maxlen < 1:
+        raise ConfigError(f"maxlen must be >= 1, got {maxlen} (data.maxlen)")
+    if cfg.name not in ("flatten", "conv1d", *_RNN_TYPES):
+        allowed = ", ".join(("flatten", "conv1d", *_RNN_TYPES))
+        raise ConfigError(f"unknown model.name {cfg.name!r} for sentiment; choose one of: {allowed}")
+    if cfg.name == "conv1d":
+        # conv (k) -> pool (p) -> conv (k) needs floor((maxlen - k + 1) / p) >= k.
+        min_len = cfg.conv_kernel * cfg.pool + cfg.conv_kernel - 1
+        if maxlen < min_len:
+            raise ConfigError(
+                f"data.maxlen={maxlen} is too short for model.name='conv1d' with model.conv_kernel="
+                f"{cfg.conv_kernel} and model.pool={cfg.pool}: the minimum maxlen is {min_len}; "
+                f"raise data.maxlen or lower model.conv_kernel / model.pool"
+            )
+    emb = build_embedding(cfg, vocab_size, embedding_matrix)
+    if cfg.name == "flatten":
+        return FlattenClassifier(emb, maxlen, cfg.hidden, use_hidden=cfg.layers >= 2, dropout=cfg.dropout)
+    if cfg.name == "conv1d":
+        return ConvClassifier(emb, cfg.conv_filters, cfg.conv_kernel, cfg.pool, cfg.dropout)
+    return RecurrentClassifier(emb, cfg.name, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.dropout)

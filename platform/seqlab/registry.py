@@ -1,0 +1,137 @@
+"""The model registry: register a run's model and move the ``champion`` alias only to a better model.
+
+Rules (never broken by seqlab):
+* a version, once registered, is never overwritten or deleted;
+* a run that did not finish, or has no logged model, is never registered;
+* ``champion`` moves only when the candidate beats the champion's validation metric on the same validation
+  data (same data fingerprint); the old champion keeps its version and gets ``previous``.
+
+    seqlab promote --task sentiment --run <run id>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from seqlab import tracking
+from seqlab.errors import TrackingError
+from seqlab.tasks import get_task
+
+CHAMPION = "champion"
+PREVIOUS = "previous"
+FINGERPRINT_TAG = "seqlab.data_fingerprint"
+
+# The data settings that decide what the validation split is. A model validated with other settings was
+# scored on other examples, so its number cannot be compared.
+_VALIDATION_KEYS = {
+    "sentiment": ("source", "path", "val_fraction", "test_fraction", "val_samples", "seed"),
+    "forecast": ("source", "path", "station", "target", "delay", "train_fraction", "val_fraction", "resample"),
+}
+
+
+def data_fingerprint(task: str, data: dict[str, Any]) -> str:
+    """A short hash of the data settings that define the validation split of ``task``."""
+    keys = _VALIDATION_KEYS[task]
+    blob = json.dumps({k: data.get(k) for k in keys}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def model_name(task: str, configured: str | None = None) -> str:
+    return configured or f"seqlab-{task}"
+
+
+@dataclass
+class Promotion:
+    promoted: bool
+    reason: str
+    name: str
+    version: str | None
+    metric: str
+    value: float
+    champion_value: float | None
+    previous_version: str | None
+
+
+def _champion(c: Any, name: str) -> Any | None:
+    try:
+        return c.get_model_version_by_alias(name, CHAMPION)
+    except Exception:  # no registered model, or no alias yet
+        return None
+
+
+def promote(uri: str, task_name: str, run_id: str, registered_name: str | None = None,
+            force: bool = False) -> Promotion:
+    """Register the model of ``run_id`` and make it champion if it beats the current one.
+
+    Args:
+        uri: MLflow tracking/registry URI.
+        task_name: ``sentiment`` or ``forecast``.
+        run_id: the finished training (or trial) run whose ``model`` artefact is the candidate.
+        registered_name: default ``seqlab-<task>``.
+        force: promote even if not better (still never overwrites a version).
+
+    Raises:
+        TrackingError: the run is unknown, unfinished, for another task, or has no model/metric.
+    """
+    task = get_task(task_name)
+    name = model_name(task_name, registered_name)
+    c = tracking.client(uri)
+    try:
+        run = c.get_run(run_id)
+    except Exception:
+        raise TrackingError(f"MLflow run {run_id!r} not found in {uri}") from None
+    if run.info.status != "FINISHED":
+        raise TrackingError(f"run {run_id} has status {run.info.status}; only FINISHED runs can be promoted")
+    if run.data.tags.get("seqlab.task") != task_name:
+        raise TrackingError(f"run {run_id} is a {run.data.tags.get('seqlab.task')!r} run, not {task_name!r}")
+    key = f"best_{task.metric}"
+    if key not in run.data.metrics:
+        raise TrackingError(f"run {run_id} has no metric {key!r}; was it trained by seqlab to the end?")
+    value = float(run.data.metrics[key])
+    fingerprint = run.data.tags.get(FINGERPRINT_TAG, "")
+    if not any(a.path == "model" or a.path.startswith("model") for a in c.list_artifacts(run_id)) and \
+            not _has_logged_model(run_id, uri):
+        raise TrackingError(f"run {run_id} has no logged model; train with tracking.log_model=true")
+
+    current = _champion(c, name)
+    champion_value = None
+    if current is not None:
+        champion_value = float(current.tags.get("seqlab.metric_value", "nan"))
+        same_data = current.tags.get(FINGERPRINT_TAG, "") == fingerprint
+        if not force and not same_data:
+            return Promotion(False, f"champion v{current.version} was validated on other data "
+                             f"(fingerprint {current.tags.get(FINGERPRINT_TAG)} vs {fingerprint}); "
+                             f"use --force to replace it anyway", name, None, task.metric, value, champion_value,
+                             None)
+        if not force and not task.is_better(value, champion_value):
+            return Promotion(False, f"{task.metric}={value:.4f} does not beat champion v{current.version} "
+                             f"({champion_value:.4f})", name, None, task.metric, value, champion_value, None)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    version = mlflow.register_model(f"runs:/{run_id}/model", name, tags={
+        "seqlab.metric": task.metric, "seqlab.metric_value": repr(value), FINGERPRINT_TAG: fingerprint,
+        "seqlab.run_id": run_id})
+    previous = None
+    if current is not None:
+        c.set_registered_model_alias(name, PREVIOUS, current.version)
+        previous = str(current.version)
+    c.set_registered_model_alias(name, CHAMPION, version.version)
+    return Promotion(True, "first champion" if current is None else f"beats champion v{current.version}", name,
+                     str(version.version), task.metric, value, champion_value, previous)
+
+
+def _has_logged_model(run_id: str, uri: str) -> bool:
+    """MLflow 3 logs models as LoggedModel entities linked to the run, not always as run artefacts."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        models = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+    except Exception:
+        return False
+    return len(models) > 0

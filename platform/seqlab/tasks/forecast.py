@@ -1,0 +1,153 @@
+"""Temperature forecasting: a window of recent weather rows -> the temperature ``delay`` rows later.
+
+The series is normalized with statistics of the training rows only; windows are start indices into that one
+normalized array. ``preprocessing`` carries features, target, normalization, lookback/step/delay and the row
+frequency, so raw weather rows can be turned into a model input (and the answer back into degrees).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from seqlab.config import ForecastConfig
+from seqlab.data.weather import prepare_series
+from seqlab.errors import DataError
+from seqlab.models.series import build_series_model
+from seqlab.tasks.base import Prepared, Task
+
+TIME_COLUMN = "time"
+
+
+class ForecastTask(Task):
+    name = "forecast"
+    metric = "val_mae"
+    mode = "min"
+
+    def prepare(self, cfg: ForecastConfig) -> Prepared:
+        s = prepare_series(cfg.data)
+        norm = s.normalizer.to_dict()
+        freq_s = _row_frequency_s(s.series.frame.index)
+        preprocessing = {
+            "features": list(s.features),
+            "target": s.target,
+            "target_idx": int(s.target_idx),
+            "normalizer": norm,
+            "lookback": cfg.data.lookback,
+            "step": cfg.data.step,
+            "delay": cfg.data.delay,
+            "freq_s": freq_s,
+            "unit": s.series.unit,
+        }
+        info = {
+            "data.origin": s.series.source,
+            "data.rows": int(len(s.series.frame)),
+            "data.gaps_filled": int(s.series.gaps_filled),
+            "data.train_windows": len(s.train),
+            "data.val_windows": len(s.val),
+            "data.test_windows": len(s.test),
+            "baseline.val_mae": float(s.baseline_mae_norm),
+            "baseline.val_mae_degrees": float(s.baseline_mae_degrees),
+        }
+        return Prepared(train=s.train, val=s.val, test=s.test, preprocessing=preprocessing, info=info)
+
+    def build_model(
+        self, cfg: ForecastConfig, preprocessing: dict[str, Any], embedding_matrix: np.ndarray | None = None
+    ) -> nn.Module:
+        steps = len(_offsets(preprocessing))
+        return build_series_model(cfg.model, window_steps=steps, num_features=len(preprocessing["features"]))
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.l1_loss(out, y)  # the chapter trains on MAE
+
+    def metric_sums(self, out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        return {"abs_err": float((out - y).abs().sum())}
+
+    def finish_metrics(self, sums: dict[str, float], count: int, preprocessing: dict[str, Any]) -> dict[str, float]:
+        mae = sums["abs_err"] / max(count, 1)
+        std = float(preprocessing["normalizer"]["std"][preprocessing["target_idx"]])
+        return {"loss": mae, "mae": mae, "mae_degrees": mae * std}
+
+    def predictor(self, module: nn.Module, preprocessing: dict[str, Any]) -> Callable[[Any], list[dict[str, Any]]]:
+        features = list(preprocessing["features"])
+        mean = np.asarray(preprocessing["normalizer"]["mean"], dtype=np.float32)
+        std = np.asarray(preprocessing["normalizer"]["std"], dtype=np.float32)
+        t = int(preprocessing["target_idx"])
+        lookback, delay = int(preprocessing["lookback"]), int(preprocessing["delay"])
+        offsets = _offsets(preprocessing)
+        freq = pd.Timedelta(seconds=float(preprocessing["freq_s"]))
+        module.eval()
+
+        def predict(raw: Any) -> list[dict[str, Any]]:
+            times, values = rows_to_window(raw, features, lookback)
+            x = (values[len(values) - 1 + offsets] - mean) / std
+            with torch.inference_mode():
+                y = float(module(torch.from_numpy(x[None].astype(np.float32)))[0])
+            last = times[-1]
+            return [{
+                "prediction": y * float(std[t]) + float(mean[t]),
+                "unit": preprocessing["unit"],
+                "target": preprocessing["target"],
+                "last_time": last.isoformat(),
+                "target_time": (last + delay * freq).isoformat(),
+            }]
+
+        return predict
+
+
+def _offsets(preprocessing: dict[str, Any]) -> np.ndarray:
+    """Row offsets of one window relative to its last row: ..., -2*step, -step, 0 (lookback rows span)."""
+    lookback, step = int(preprocessing["lookback"]), int(preprocessing["step"])
+    return -np.arange(0, lookback, step)[::-1]
+
+
+def _row_frequency_s(index: pd.DatetimeIndex) -> float:
+    if len(index) < 2:
+        return 3600.0
+    return float(pd.Series(index).diff().median().total_seconds())
+
+
+def rows_to_window(raw: Any, features: list[str], lookback: int) -> tuple[list[pd.Timestamp], np.ndarray]:
+    """Validate raw weather rows and return their times and values in time order.
+
+    Args:
+        raw: a DataFrame or a list of mappings with a ``time`` field and every feature.
+        features: the training features, in model order.
+        lookback: the number of rows the model needs.
+
+    Raises:
+        DataError: naming the field and what is allowed (missing, NaN, non-numeric, duplicate or
+            unparseable times, too few rows).
+    """
+    frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(list(raw) if raw is not None else [])
+    if frame.empty:
+        raise DataError(f"rows: need at least {lookback} weather rows, got 0")
+    missing = [c for c in [TIME_COLUMN, *features] if c not in frame.columns]
+    if missing:
+        raise DataError(f"rows: missing fields {missing}; every row needs '{TIME_COLUMN}' and {features}")
+    times = pd.to_datetime(frame[TIME_COLUMN], errors="coerce", utc=True, format="mixed")
+    bad = np.flatnonzero(times.isna().to_numpy())
+    if bad.size:
+        raise DataError(f"rows[{bad[0]}].{TIME_COLUMN}: unparseable time {frame[TIME_COLUMN].iloc[bad[0]]!r}; use ISO 8601")
+    dup = times.duplicated(keep=False).to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise DataError(f"rows[{i}].{TIME_COLUMN}: duplicate time {times.iloc[i].isoformat()}; each row needs its own time")
+    values = np.empty((len(frame), len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        col = pd.to_numeric(frame[name], errors="coerce")
+        bad = np.flatnonzero(col.isna().to_numpy())
+        if bad.size:
+            raise DataError(
+                f"rows[{bad[0]}].{name}: expected a number, got {frame[name].iloc[bad[0]]!r} (missing, NaN and text are not allowed)"
+            )
+        values[:, j] = col.to_numpy(dtype=np.float64)
+    if len(frame) < lookback:
+        raise DataError(f"rows: need at least {lookback} weather rows (the model's lookback), got {len(frame)}")
+    order = np.argsort(times.to_numpy(), kind="stable")
+    return [times.iloc[i] for i in order[-lookback:]], values[order]

@@ -1,0 +1,367 @@
+"""Training on Ray Train: ``train_fn_per_worker`` is the loop, ``run_training`` is the driver.
+
+    seqlab train --config configs/sentiment/conv1d.yaml train.num_workers=2
+
+The driver validates the config, checks the MLflow store and the cluster's resources, prepares the data once
+(fitting preprocessing on the training split), puts it in the object store and starts a ``TorchTrainer``.
+Each worker takes its shard of every epoch, reports metrics, and rank 0 writes the checkpoint (weights,
+optimizer, epoch, early-stopping state, best weights so far, preprocessing) and the per-epoch MLflow metrics.
+A rerun with the same ``train.run_name`` and ``train.storage_path`` continues from the last checkpoint; a
+worker that dies is replaced and resumes from it too (``train.max_failures``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqlab import tracking
+from seqlab.checkpoint import load_state, save_state
+from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
+from seqlab.registry import FINGERPRINT_TAG, data_fingerprint
+from seqlab.errors import CheckpointError, ConfigError, SeqlabError
+from seqlab.tasks import Prepared, Task, get_task
+
+AnyConfig = SentimentConfig | ForecastConfig
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+
+def _evaluate(task: Task, model: torch.nn.Module, split: Any, positions: np.ndarray, batch_size: int,
+              device: torch.device) -> tuple[dict[str, float], int]:
+    """Summed metric statistics of ``model`` over ``positions`` of ``split`` (no gradient)."""
+    sums: dict[str, float] = {}
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(positions), batch_size):
+            x, y = split.batch(positions[start : start + batch_size])
+            out = model(torch.as_tensor(x, device=device))
+            for k, v in task.metric_sums(out, torch.as_tensor(y, device=device)).items():
+                sums[k] = sums.get(k, 0.0) + v
+    return sums, len(positions)
+
+
+def _all_reduce(sums: dict[str, float], count: int, world: int, device: torch.device) -> tuple[dict[str, float], int]:
+    """Add shard statistics across workers (a no-op on one worker)."""
+    if world == 1:
+        return sums, count
+    keys = sorted(sums)
+    t = torch.tensor([sums[k] for k in keys] + [float(count)], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(t)
+    values = t.tolist()
+    return dict(zip(keys, values[:-1])), int(values[-1])
+
+
+def run_epochs(cfg: AnyConfig, prepared: Prepared, *, rank: int = 0, world: int = 1,
+               device: torch.device | None = None, wrap: Any = None, resume: dict[str, Any] | None = None,
+               report: Any = None) -> dict[str, Any]:
+    """The training loop shared by Ray Train workers and single-process runs.
+
+    Args:
+        cfg: the validated config.
+        prepared: splits and preprocessing from ``Task.prepare``.
+        rank, world: this worker's rank and the number of workers; each takes an equal shard per epoch.
+        device: where tensors go; None = CPU.
+        wrap: turns the built module into the trained one (``ray.train.torch.prepare_model``); None = as is.
+        resume: a loaded checkpoint state to continue from.
+        report: ``report(metrics, state | None)`` after every epoch; ``state`` is given on rank 0 only.
+
+    Returns:
+        The final state (what the last checkpoint holds).
+    """
+    task = get_task(cfg.task)
+    tc = cfg.train
+    device = device or torch.device("cpu")
+    torch.manual_seed(tc.seed)
+    module = task.build_model(cfg, prepared.preprocessing, prepared.embedding_matrix)
+    model = wrap(module) if wrap is not None else module.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = {
+        "adam": lambda: torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=tc.lr, weight_decay=tc.weight_decay),
+        "sgd": lambda: torch.optim.SGD(params, lr=tc.lr, momentum=0.9, weight_decay=tc.weight_decay),
+    }[tc.optimizer]()
+
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_metric": None, "best_epoch": 0,
+                             "epochs_since_best": 0, "best_model_state": None, "best_metrics": {}}
+    if resume is not None:
+        module.load_state_dict(resume["model_state"])
+        optimizer.load_state_dict(resume["optimizer_state"])
+        state.update({k: resume[k] for k in state})
+
+    resumed_from = state["epoch"]  # 0 for a fresh start; the checkpoint's epoch after a restart
+    per_worker_batch = max(1, tc.batch_size // world)
+    n_train = len(prepared.train) // world * world  # equal shards: DDP needs the same step count everywhere
+    val_positions = np.array_split(np.arange(len(prepared.val)), world)[rank]
+    raw_module = module
+
+    for epoch in range(state["epoch"] + 1, tc.epochs + 1):
+        if tc.patience is not None and state["epochs_since_best"] >= tc.patience:
+            break  # early stopped before the last resume; nothing left to do
+        t0 = time.perf_counter()
+        # [1] shard data: the same seeded permutation on every worker, each takes its own slice
+        perm = np.random.default_rng(tc.seed * 1_000_003 + epoch).permutation(len(prepared.train))[:n_train]
+        shard = perm[rank * (n_train // world) : (rank + 1) * (n_train // world)]
+        steps = math.ceil(len(shard) / per_worker_batch)
+        if tc.max_steps_per_epoch is not None:
+            steps = min(steps, tc.max_steps_per_epoch)
+        model.train()
+        sums: dict[str, float] = {}
+        seen = 0
+        for s in range(steps):
+            idx = shard[s * per_worker_batch : (s + 1) * per_worker_batch]
+            x, y = prepared.train.batch(idx)
+            xt, yt = torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
+            out = model(xt)
+            loss = task.loss(out, yt)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for k, v in task.metric_sums(out.detach(), yt).items():
+                sums[k] = sums.get(k, 0.0) + v
+            seen += len(idx)
+        train_sums, train_n = _all_reduce(sums, seen, world, device)
+        val_sums, val_n = _all_reduce(*_evaluate(task, model, prepared.val, val_positions, per_worker_batch * 4,
+                                                 device), world, device)
+        seconds = time.perf_counter() - t0
+        metrics: dict[str, float] = {"epoch": epoch, "epoch_s": seconds, "samples_per_s": train_n / seconds,
+                                     "resumed_from": resumed_from}
+        metrics.update({f"train_{k}": v for k, v in task.finish_metrics(train_sums, train_n, prepared.preprocessing).items()})
+        metrics.update({f"val_{k}": v for k, v in task.finish_metrics(val_sums, val_n, prepared.preprocessing).items()})
+
+        # early stopping and best weights: every worker sees the same reduced metrics, so they agree
+        value = metrics[task.metric]
+        if task.is_better(value, state["best_metric"]):
+            state.update(best_metric=value, best_epoch=epoch, epochs_since_best=0,
+                         best_model_state=copy.deepcopy(raw_module.state_dict()), best_metrics=dict(metrics))
+        else:
+            state["epochs_since_best"] += 1
+        state["epoch"] = epoch
+        state["history"].append(metrics)
+        metrics["best_" + task.metric] = state["best_metric"]
+        if report is not None:
+            full = None
+            if rank == 0:
+                full = {**state, "model_state": raw_module.state_dict(), "optimizer_state": optimizer.state_dict(),
+                        "preprocessing": prepared.preprocessing, "config": config_to_dict(cfg)}
+            report(metrics, full)  # [3] report
+        if tc.patience is not None and state["epochs_since_best"] >= tc.patience:
+            break
+    return state
+
+
+def train_fn_per_worker(config: dict[str, Any]) -> None:
+    """Ray Train entry: one call per worker. ``config`` = {"cfg", "data", "mlflow_uri", "mlflow_run_id"}."""
+    import ray
+    import ray.train
+    import ray.train.torch
+
+    cfg = validate_config(config["cfg"], "train_loop_config")
+    prepared: Prepared = ray.get(config["data"]) if isinstance(config["data"], ray.ObjectRef) else config["data"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(cfg.train.torch_threads or max(1, int(cfg.train.cpus_per_worker)))
+
+    resume = None
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            resume = load_state(d, task=cfg.task, model=cfg.model.name)
+
+    uri, run_id = config.get("mlflow_uri"), config.get("mlflow_run_id")
+
+    def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
+        if rank == 0:
+            line = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
+            print(f"[seqlab] {line}", flush=True)
+            if uri and run_id:
+                tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
+                                     step=int(metrics["epoch"]))
+        if state is None:
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            save_state(tmp, state)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+
+    run_epochs(cfg, prepared, rank=rank, world=world, device=ray.train.torch.get_device(),
+               wrap=ray.train.torch.prepare_model, resume=resume, report=report)  # [2] prepare model in wrap
+
+
+# ---------------------------------------------------------------------------------------------- the driver
+
+
+@dataclass
+class TrainingResult:
+    run_id: str | None
+    run_name: str
+    metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    checkpoint_path: str
+    history: list[dict[str, float]] = field(default_factory=list)
+    model_uri: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def storage_path(cfg: AnyConfig) -> str:
+    """Absolute storage path or URI (Ray rejects relative paths)."""
+    raw = cfg.train.storage_path or os.environ.get("SEQLAB_STORAGE_PATH") or str(Path.home() / "ray_results")
+    return raw if "://" in raw else str(Path(raw).expanduser().resolve())
+
+
+def default_run_name(cfg: AnyConfig) -> str:
+    return cfg.train.run_name or f"{cfg.task}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_resources(cfg: AnyConfig) -> None:
+    """Refuse, before asking Ray for workers, what the cluster cannot give (instead of hanging)."""
+    import ray
+
+    total = ray.cluster_resources()
+    tc = cfg.train
+    if tc.use_gpu and total.get("GPU", 0) < tc.num_workers:
+        raise ConfigError(
+            f"train.use_gpu=true with train.num_workers={tc.num_workers} needs {tc.num_workers} GPU(s); "
+            f"the cluster has {int(total.get('GPU', 0))}. Set train.use_gpu=false or add GPU nodes"
+        )
+    need = tc.num_workers * tc.cpus_per_worker
+    if not tc.use_gpu and total.get("CPU", 0) < need:
+        raise ConfigError(
+            f"train.num_workers={tc.num_workers} x train.cpus_per_worker={tc.cpus_per_worker} needs {need:g} CPUs; "
+            f"the cluster has {total.get('CPU', 0):g}"
+        )
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    dirs = sorted((p for p in run_dir.glob("checkpoint_*") if (p / "state.pt").is_file()), key=lambda p: p.stat().st_mtime)
+    return dirs[-1] if dirs else None
+
+
+def _check_resumable(cfg: AnyConfig, run_dir: Path) -> str | None:
+    """If ``run_dir`` holds a previous run, check its checkpoint fits this config; return its MLflow run id."""
+    last = latest_checkpoint(run_dir) if run_dir.is_dir() else None
+    if last is not None:
+        load_state(last, task=cfg.task, model=cfg.model.name)  # raises CheckpointError, touches nothing
+    elif run_dir.is_dir() and any(run_dir.glob("checkpoint_*")):
+        raise CheckpointError(f"run folder {run_dir} holds checkpoint folders without {'state.pt'}: not a seqlab run")
+    marker = run_dir / "seqlab_mlflow_run_id"
+    return marker.read_text().strip() if marker.is_file() else None
+
+
+def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run_id: str | None = None,
+                 callbacks: list[Any] | None = None, tags: dict[str, str] | None = None,
+                 track: bool = True) -> TrainingResult:
+    """Train ``cfg`` on Ray Train, tracked in MLflow; return metrics, test metrics and the checkpoint.
+
+    Raises:
+        ConfigError, DataError, TrackingError, CheckpointError: bad input, before training starts.
+    """
+    import ray
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    task = get_task(cfg.task)
+    if not ray.is_initialized():
+        ray.init()
+    check_resources(cfg)
+    store = storage_path(cfg)
+    name = default_run_name(cfg)
+    run_dir = Path(store) / name
+    previous_run_id = _check_resumable(cfg, run_dir) if "://" not in store else None
+
+    uri = run_id = None
+    if track:
+        uri = tracking.resolve_tracking_uri(cfg.tracking.tracking_uri)
+        tracking.check_store(uri)
+    prepared = prepared if prepared is not None else task.prepare(cfg)
+    resolved = config_to_dict(cfg)
+    if track:
+        assert uri is not None
+        run_id = previous_run_id or tracking.start_run(
+            uri, cfg.tracking.experiment, name, {**flatten(resolved), **prepared.info}, resolved,
+            tags={"seqlab.task": cfg.task, "seqlab.model": cfg.model.name,
+                  FINGERPRINT_TAG: data_fingerprint(cfg.task, resolved["data"]), **(tags or {})},
+            parent_run_id=parent_run_id)
+        if "://" not in store:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "seqlab_mlflow_run_id").write_text(run_id)
+
+    trainer = TorchTrainer(
+        train_fn_per_worker,
+        train_loop_config={"cfg": resolved, "data": ray.put(prepared), "mlflow_uri": uri, "mlflow_run_id": run_id},
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
+            resources_per_worker={"CPU": cfg.train.cpus_per_worker}),
+        run_config=ray.train.RunConfig(
+            name=name, storage_path=store, callbacks=callbacks,
+            failure_config=ray.train.FailureConfig(max_failures=cfg.train.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),
+    )
+    try:
+        result = trainer.fit()
+    except Exception as exc:
+        if track:
+            tracking.end_run(uri, run_id, "FAILED")  # type: ignore[arg-type]
+        cause = _seqlab_cause(exc)
+        if cause is not None:
+            raise cause from None
+        raise
+    if result.checkpoint is None:
+        raise SeqlabError(f"training run {name} ended without a checkpoint")
+    with result.checkpoint.as_directory() as d:
+        state = load_state(d, task=cfg.task, model=cfg.model.name)
+        local = Path(tempfile.mkdtemp(prefix="seqlab-ckpt-")) / "state.pt"
+        local.write_bytes((Path(d) / "state.pt").read_bytes())
+    test_metrics = evaluate_test(cfg, task, prepared, state)
+    model_uri = None
+    if track:
+        assert uri is not None and run_id is not None
+        tracking.log_metrics(uri, run_id, {**test_metrics, "best_epoch": state["best_epoch"],
+                                           **{f"best_{k}": v for k, v in state["best_metrics"].items()
+                                              if k.startswith("val_")}}, step=int(state["epoch"]))
+        tracking.log_curves(uri, run_id, state["history"], ["loss", "accuracy", "mae", "mae_degrees"])
+        if cfg.tracking.log_model:
+            model_uri = tracking.log_model(uri, run_id, str(local))
+        tracking.end_run(uri, run_id)
+    return TrainingResult(run_id=run_id, run_name=name, metrics=dict(state["best_metrics"]), test_metrics=test_metrics,
+                          checkpoint_path=str(local), history=list(state["history"]), model_uri=model_uri,
+                          info=dict(prepared.info))
+
+
+def evaluate_test(cfg: AnyConfig, task: Task, prepared: Prepared, state: dict[str, Any]) -> dict[str, float]:
+    """Held-out metrics of the best weights (never used for selection)."""
+    module = task.build_model(cfg, prepared.preprocessing)
+    module.load_state_dict(state["best_model_state"])
+    sums, n = _evaluate(task, module, prepared.test, np.arange(len(prepared.test)), 512, torch.device("cpu"))
+    return {f"test_{k}": v for k, v in task.finish_metrics(sums, n, prepared.preprocessing).items()}
+
+
+def _seqlab_cause(exc: BaseException) -> SeqlabError | None:
+    """Find a SeqlabError raised inside a worker, through Ray's wrappers."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SeqlabError):
+            return e
+        stack.extend([e.__cause__, e.__context__, getattr(e, "cause", None)])
+        for attr in ("worker_failures", "error"):
+            v = getattr(e, attr, None)
+            if isinstance(v, dict):
+                stack.extend(x for x in v.values() if isinstance(x, BaseException))
+            elif isinstance(v, BaseException):
+                stack.append(v)
+    return None

@@ -1,0 +1,47 @@
+"""Shared fixtures: one session-scoped local Ray, MLflow in a SQLite file of the test's temp folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Ray workers start fresh interpreters: keep them single-threaded and quiet on a 2-core machine.
+os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray for the whole session, sized for a 2-core, 24 GiB machine.
+
+    4 logical CPUs let a 2-worker training and its driver fit; ``TRAIN_DRIVER`` slots hold Tune trial drivers.
+    """
+    import ray
+
+    from seqlab.runtime import DRIVER_RESOURCE
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=4,
+            include_dashboard=False,
+            object_store_memory=512 * 1024 * 1024,
+            resources={DRIVER_RESOURCE: 4},
+            log_to_driver=True,
+        )
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite MLflow store in the test's temp folder, also exported for child processes."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
