@@ -5,7 +5,7 @@ replacement), batch 128, from the same normalized float32 array:
 
 - ``chapter gen``: the book's ``generator``, a Python loop over the rows of each batch (float64 out);
 - ``row gather``: ``data[rows[:, None] + offsets]``, one numpy fancy index over (B, steps) row numbers;
-- ``sampler``: ``WindowSampler.batch``, one index into a strided view of all windows (no copy of them).
+- ``sampler``: ``WindowSampler.batch``, one index into a view of contiguous window blocks (see its docstring).
 
 Runs are interleaved and the fastest of ``--repeats`` counts, so a busy machine hurts all three alike.
 
@@ -67,11 +67,12 @@ def compare(
         args.batches,
         args.repeats,
     )
+    own_mib = sampler.nbytes_own / 2**20
     all_windows_gib = len(sampler) * sampler.window_steps * data.shape[1] * 4 / 2**30
     print(
         f"{name:<36} {data.shape[0]:>8,} x {data.shape[1]:<3} {lookback:>5}/{step}/{delay:<4} "
         f"{rates['chapter']:>11,.0f} {rates['gather']:>11,.0f} {rates['sampler']:>11,.0f} "
-        f"{rates['sampler'] / rates['chapter']:>8.1f}x {all_windows_gib:>9.2f}"
+        f"{rates['sampler'] / rates['chapter']:>8.1f}x {all_windows_gib:>11.2f} {own_mib:>11.1f}"
     )
 
 
@@ -87,16 +88,17 @@ def main() -> None:
     nyc = prepare_series(ForecastDataConfig())  # EWR hourly 2013: lookback 240 (10 days), step 1, delay 24
     jena_like = np.random.default_rng(0).standard_normal((420_000, 14), dtype=np.float32)
 
-    print(
-        f"batch {args.batch_size}, shuffle=True, fastest of {args.repeats} x {args.batches} batches; batches/s"
-    )
+    runs = f"fastest of {args.repeats} x {args.batches} batches"
+    print(f"batch {args.batch_size}, shuffle=True, {runs} (batches/s)")
     print(
         f"{'series':<36} {'rows x features':>14} {'lookback/step/delay':>19} "
-        f"{'chapter gen':>11} {'row gather':>11} {'sampler':>11} {'speed-up':>9} {'all win GiB':>9}"
+        f"{'chapter gen':>11} {'row gather':>11} {'sampler':>11} {'speed-up':>9} {'all win GiB':>11} "
+        f"{'sampler MiB':>11}"
     )
     compare("packaged NYC (EWR, hourly)", nyc.data, nyc.target_idx, 240, 1, 24, args)
     compare("synthetic, Jena size (10-min rows)", jena_like, 1, 1440, 6, 144, args)
-    print("speed-up: sampler / chapter gen. all win GiB: float32 memory if every window were materialised.")
+    print("speed-up = sampler / chapter gen; all win GiB = float32 memory if every window were materialised;")
+    print("sampler MiB = what the sampler holds beyond the series (rows, targets, rows in phase order).")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,9 @@ class ForecastDataConfig(_Strict):
         errors = []
         if self.source in ("jena", "csv") and not self.path:
             errors.append(f"data.path is required when data.source is '{self.source}'")
+        if self.delay < self.step:
+            errors.append(f"data.delay ({self.delay}) must be >= data.step ({self.step}): the target lies "
+                          "delay rows after the window's last row")
         if self.step > self.lookback:
             errors.append(f"data.step ({self.step}) must be <= data.lookback ({self.lookback})")
         if self.train_fraction + self.val_fraction >= 1.0:

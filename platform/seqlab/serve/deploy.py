@@ -1,0 +1,243 @@
+"""Start or update the Serve applications from Python or the command line.
+
+    seqlab serve                                   # configs/serve.yaml if present, else both tasks
+    seqlab serve --config configs/serve.yaml --port 8000 --block
+    seqlab serve --reload                          # after `seqlab promote`: switch to the new champion
+    ray job submit --working-dir . -- python jobs/deploy.py --reload
+
+``--reload`` resolves each app's alias to a version here and sends that version in ``user_config``; the
+running replicas load it in the background and swap it in, so no request fails and requests already in
+flight are answered by the old version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqlab.errors import ConfigError, SeqlabError, TrackingError
+from seqlab.registry import model_name
+from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
+from seqlab.tracking import resolve_tracking_uri
+
+DEFAULT_CONFIG = Path("configs/serve.yaml")
+_BUILD_APP = "seqlab.serve.app:build_app"
+_BUILD_HEALTH = "seqlab.serve.app:build_health"
+HEALTH_APP = "health"
+
+
+def _pin_champion(a: ServeArgs) -> ServeArgs:
+    """``a`` with ``model_version`` set to what its alias points at now (unchanged if nothing does)."""
+    from seqlab.serve.model import ModelUnavailable, resolve_version
+
+    if a.model_version is not None:
+        return a
+    uri = resolve_tracking_uri(a.tracking_uri)
+    try:
+        version, _ = resolve_version(uri, model_name(a.task, a.registered_model), a.alias)
+    except ModelUnavailable as exc:
+        print(f"[seqlab] {a.app_name}: {exc}; the app will answer 503 until a champion exists", flush=True)
+        return a
+    return a.model_copy(update={"model_version": version})
+
+
+def serve_config(apps: Sequence[ServeArgs], host: str = "127.0.0.1", port: int = 8000,
+                 request_timeout_s: float = 30.0) -> dict[str, Any]:
+    """The Serve config (the layout of configs/serve.yaml) that runs ``apps`` and the root health app.
+
+    ``args`` hold only what replicas are built from; everything else sits in the ``deployments`` entry,
+    which Serve applies to running replicas in place: a new ``user_config`` reaches ``reconfigure``.
+    """
+    applications: list[dict[str, Any]] = []
+    for a in apps:
+        args = {**a.init_args(), "tracking_uri": resolve_tracking_uri(a.tracking_uri)}
+        applications.append({"name": a.app_name, "route_prefix": a.prefix, "import_path": _BUILD_APP,
+                             "args": args, "deployments": [a.deployment_options()]})
+    applications.append({"name": HEALTH_APP, "route_prefix": "/", "import_path": _BUILD_HEALTH, "args": {},
+                         "deployments": [{"name": HEALTH_SERVER,
+                                          "user_config": HealthArgs(apps=[a.app_name for a in apps]).model_dump()}]})
+    return {"http_options": {"host": host, "port": port, "request_timeout_s": request_timeout_s},
+            "applications": applications}
+
+
+def _wait_running(names: list[str], wait_s: float) -> None:
+    from ray import serve
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        apps = serve.status().applications
+        states = {n: (str(apps[n].status) if n in apps else "NOT_STARTED") for n in names}
+        failed = {n: apps[n].message for n, st in states.items() if st.endswith("DEPLOY_FAILED")}
+        if failed:
+            raise ConfigError("Serve could not deploy: " + "; ".join(f"{n}: {m}" for n, m in failed.items()))
+        if all(st.endswith("RUNNING") for st in states.values()):
+            return
+        if time.monotonic() > deadline:
+            raise TrackingError(f"Serve applications not running after {wait_s:.0f}s: {states}")
+        time.sleep(0.5)
+
+
+def _wait_for_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
+    """Block until every app reports a model (its pinned version, if any), or raise naming the app."""
+    from ray import serve
+
+    deadline = time.monotonic() + wait_s
+    for a in apps:
+        handle = serve.get_app_handle(a.app_name)
+        want = a.model_version
+        while True:
+            status = handle.model_status.remote().result(timeout_s=wait_s)
+            if status["ready"] and (want is None or status["version"] == want):
+                break
+            if want is None and not status["ready"]:
+                break  # no champion: the app runs and says why on /readyz
+            if time.monotonic() > deadline:
+                raise TrackingError(f"{a.app_name}: serving version {status['version']} after {wait_s:.0f}s, "
+                                    f"not {want}: {status['last_error'] or 'no error reported'}")
+            time.sleep(0.2)
+
+
+def deploy(args: ServeArgs | Sequence[ServeArgs], reload: bool = False, *, host: str = "127.0.0.1",
+           port: int = 8000, request_timeout_s: float = 30.0, wait_s: float = 120.0) -> dict[str, str]:
+    """Start Serve if needed and make it run exactly these apps (plus the root health app).
+
+    Like ``serve deploy``, the apps given are the whole set: others deployed earlier are removed. An app
+    whose arguments did not change keeps its replicas; a changed ``user_config`` (threshold, limits,
+    batch size, pinned version) is applied to them in place.
+
+    Args:
+        args: one :class:`ServeArgs` per application.
+        reload: resolve each alias to its current version now and pin it in ``user_config``: running
+            replicas load it in the background and swap it in, so no request fails.
+        host, port: where Serve's HTTP proxy listens when this call starts it.
+        request_timeout_s: the proxy answers 408 after this long instead of holding a client forever.
+        wait_s: how long to wait for the apps to run (their pinned versions).
+
+    Returns:
+        ``{app: base URL, "<app>.docs": OpenAPI page, "healthz": ..., "readyz": ...}``.
+
+    Raises:
+        ConfigError: bad args or an app that failed to deploy. TrackingError: not running in time.
+    """
+    apps = [args] if isinstance(args, ServeArgs) else [validate_args(ServeArgs, a, "deploy") for a in args]
+    names = [a.app_name for a in apps]
+    if len(set(names)) != len(names) or HEALTH_APP in names:
+        raise ConfigError(f"application names must be unique and not '{HEALTH_APP}', got {names}")
+    from ray.serve._private.api import serve_start
+    from ray.serve.schema import ServeDeploySchema
+
+    from seqlab.runtime import init_ray
+
+    if reload:
+        apps = [_pin_champion(a) for a in apps]
+    config = ServeDeploySchema.model_validate(serve_config(apps, host, port, request_timeout_s))
+    init_ray()
+    # What `serve run <config.yaml>` does. `serve.run(app)` would restart every replica on each call: Ray
+    # 2.60 gives imperatively deployed code a new random version each time and lets no one pin it.
+    client = serve_start(http_options=config.http_options.model_dump())
+    client.deploy_apps(config, _blocking=False)
+    _wait_running([*names, HEALTH_APP], wait_s)
+    _wait_for_versions(apps, wait_s)
+
+    base = f"http://{host}:{port}"
+    urls = {"healthz": f"{base}/healthz", "readyz": f"{base}/readyz"}
+    for a in apps:
+        urls[a.app_name] = f"{base}{a.prefix}"
+        urls[f"{a.app_name}.docs"] = f"{base}{a.prefix}/docs"
+    return urls
+
+
+def load_serve_file(path: str | Path) -> tuple[dict[str, Any], list[ServeArgs]]:
+    """A Serve config YAML -> (http_options, one ServeArgs per ``build_app`` application)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"serve config not found: {p} (e.g. configs/serve.yaml)")
+    try:
+        tree = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"serve config {p} is not valid YAML: {exc}") from None
+    if not isinstance(tree, dict) or not isinstance(tree.get("applications", []), list):
+        raise ConfigError(f"serve config {p}: expected a mapping with an 'applications' list")
+    apps = []
+    for i, entry in enumerate(tree.get("applications", [])):
+        where = f"{p}: applications[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a mapping, got {entry!r}")
+        if entry.get("import_path") == _BUILD_HEALTH:
+            continue  # deploy() adds the health app over every model app
+        if entry.get("import_path") != _BUILD_APP:
+            raise ConfigError(f"{where}.import_path must be {_BUILD_APP} or {_BUILD_HEALTH}, "
+                              f"got {entry.get('import_path')!r}")
+        merged = {**(entry.get("args") or {}), "name": entry.get("name"), "route_prefix": entry.get("route_prefix")}
+        apps.append(validate_args(ServeArgs, merged, where))
+    http = tree.get("http_options") or {}
+    if not isinstance(http, dict):
+        raise ConfigError(f"serve config {p}: http_options must be a mapping")
+    return http, apps
+
+
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``serve`` to a CLI's subparsers (``seqlab serve``, ``jobs/deploy.py``)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="serve the registry's champions over HTTP with Ray Serve (one app per task)")
+    p.add_argument("--config", default=None,
+                   help=f"Serve config YAML (default: {DEFAULT_CONFIG} if present, else both tasks)")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking/registry URI for every app")
+    p.add_argument("--alias", default=None, help="registry alias to serve (default: champion)")
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default: the config's, else 8000)")
+    p.add_argument("--reload", action="store_true",
+                   help="switch running apps to the version their alias points at now, without downtime")
+    p.add_argument("--block", action="store_true", help="keep serving until Ctrl-C")
+    return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``seqlab serve``: deploy, print the endpoints, optionally block. Returns the exit code."""
+    path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    if path is not None:
+        http, apps = load_serve_file(path)
+    else:
+        http, apps = {}, [ServeArgs(task="sentiment"), ServeArgs(task="forecast")]
+    update = {k: v for k, v in {"tracking_uri": args.tracking_uri, "alias": args.alias}.items() if v is not None}
+    apps = [validate_args(ServeArgs, {**a.model_dump(), **update}, "--tracking-uri/--alias") for a in apps]
+    port = args.port or int(http.get("port", 8000))
+    urls = deploy(apps, reload=args.reload, host=str(http.get("host", "127.0.0.1")), port=port,
+                  request_timeout_s=float(http.get("request_timeout_s", 30.0)))
+    for key, url in urls.items():
+        print(f"[seqlab] {key:<16} {url}", flush=True)
+    if args.block:
+        print("[seqlab] serving; Ctrl-C stops", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            from ray import serve
+
+            serve.shutdown()
+    else:
+        import os
+
+        if not os.environ.get("RAY_ADDRESS"):
+            print("[seqlab] note: this process started its own Ray, so the apps stop when it exits; use --block, "
+                  "or `ray start --head` and RAY_ADDRESS=auto", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry for ``jobs/deploy.py``: the ``seqlab serve`` flags, exit 2 on bad input."""
+    import sys
+
+    parser = argparse.ArgumentParser(prog="deploy")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_serve_parser(sub)
+    ns = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return cmd_serve(ns)
+    except SeqlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

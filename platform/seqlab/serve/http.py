@@ -1,0 +1,190 @@
+"""The FastAPI apps: one per task over a :class:`~seqlab.serve.service.ModelService`, and the root health app.
+
+Built per replica (``__serve_build_asgi_app__``) or directly in a test (``TestClient(make_api(service))``).
+Every bad input is a 4xx JSON body that names the field and what is allowed; 500 means a bug here.
+
+    POST /predict   GET /info   GET /healthz   GET /readyz   GET /docs     (under /sentiment or /forecast)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from seqlab.errors import DataError
+from seqlab.serve.model import ModelUnavailable
+from seqlab.serve.schemas import (
+    ForecastRequest,
+    ForecastResponse,
+    InfoResponse,
+    ReadyResponse,
+    SentimentPrediction,
+    SentimentRequest,
+    SentimentResponse,
+)
+from seqlab.serve.service import ModelService
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "body, texts or rows over the limits in /info"},
+    422: {"description": "malformed JSON or a field that is missing, of the wrong type or not allowed"},
+    503: {"description": "no model loaded; the body says why"},
+}
+
+
+class BodyLimit:
+    """Refuse a body over ``limit()`` bytes with 413 before anything parses it (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        limit = self.limit()
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return await _reply(send, 400, f"Content-Length must be a number of bytes, got {declared!r}")
+            if int(declared) > limit:
+                return await _reply(send, 413, f"body is {int(declared)} bytes; at most {limit} are accepted")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            size += len(message.get("body", b""))
+            if size > limit:
+                return await _reply(send, 413, f"body is over {limit} bytes; at most {limit} are accepted")
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _reply(send: Send, status: int, detail: str) -> None:
+    await JSONResponse({"detail": detail}, status_code=status)({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """('body', 'texts', 2) -> 'texts[2]'."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _base_api(service: ModelService, title: str) -> FastAPI:
+    api = FastAPI(title=title, version="1", description=f"Registered model `{service.name}`; "
+                  f"see GET /info for the version, window, features and limits.")
+    api.add_middleware(BodyLimit, limit=lambda: service.settings.max_body_bytes)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # the offending input is not echoed back: it may be megabytes
+        errors = [{"loc": list(e["loc"]), "field": _where(tuple(e["loc"])), "msg": e["msg"].removeprefix("Value error, "),
+                   "type": e["type"]} for e in exc.errors()]
+        message = "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
+        return JSONResponse({"detail": jsonable_encoder(errors), "message": message}, status_code=422)
+
+    @api.exception_handler(DataError)
+    async def _bad_data(_: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @api.exception_handler(ModelUnavailable)
+    async def _unavailable(_: Request, exc: ModelUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "10"})
+
+    @api.get("/healthz", summary="Liveness: the replica answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}},
+             summary="Readiness: a model is loaded (503 with the reason otherwise)")
+    async def readyz() -> JSONResponse:
+        s = service.model_status()
+        body = ReadyResponse(ready=s["ready"], model=s["model"], version=s["version"], reason=s["reason"])
+        return JSONResponse(body.model_dump(), status_code=200 if s["ready"] else 503)
+
+    @api.get("/info", response_model=InfoResponse, responses={503: _ERRORS[503]},
+             summary="The served model: version, run, window, features, validation metrics, limits")
+    async def info() -> InfoResponse:
+        return service.info()
+
+    return api
+
+
+def make_sentiment_api(service: ModelService) -> FastAPI:
+    api = _base_api(service, "seqlab sentiment")
+
+    @api.post("/predict", response_model=SentimentResponse, responses=_ERRORS,
+              summary="Probability that each review is positive")
+    async def predict(body: SentimentRequest) -> SentimentResponse | JSONResponse:
+        limit = service.settings.max_texts
+        if len(body.texts) > limit:
+            return JSONResponse({"detail": f"texts: {len(body.texts)} texts sent; at most {limit} per request"},
+                                status_code=413)
+        served, answers = await service.predict(body.texts)
+        return SentimentResponse(model=served.name, version=served.version, maxlen=int(served.window()["maxlen"]),
+                                 predictions=[SentimentPrediction(**a) for a in answers])
+
+    return api
+
+
+def make_forecast_api(service: ModelService) -> FastAPI:
+    api = _base_api(service, "seqlab forecast")
+
+    @api.post("/predict", response_model=ForecastResponse, responses=_ERRORS,
+              summary="The target `delay` rows after the latest of the weather rows sent")
+    async def predict(body: ForecastRequest) -> ForecastResponse | JSONResponse:
+        limit = service.settings.max_rows
+        if len(body.rows) > limit:
+            return JSONResponse({"detail": f"rows: {len(body.rows)} rows sent; at most {limit} per request"},
+                                status_code=413)
+        served, a = await service.predict(body.rows)
+        return ForecastResponse(model=served.name, version=served.version, delay=int(served.window()["delay"]), **a)
+
+    return api
+
+
+def make_api(service: ModelService) -> FastAPI:
+    """The task's FastAPI app over ``service``."""
+    return make_sentiment_api(service) if service.task == "sentiment" else make_forecast_api(service)
+
+
+def make_health_api(statuses: Callable[[], Awaitable[dict[str, dict[str, Any]]]]) -> FastAPI:
+    """Root ``/healthz`` (this process answers) and ``/readyz`` (every model app has a model loaded)."""
+    api = FastAPI(title="seqlab health", version="1")
+
+    @api.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", summary="Every model application is ready (503 naming the ones that are not)")
+    async def readyz() -> JSONResponse:
+        apps = await statuses()
+        waiting = {name: s for name, s in apps.items() if not s.get("ready")}
+        body = {"ready": not waiting and bool(apps), "apps": apps,
+                "reason": "; ".join(f"{n}: {s.get('reason')}" for n, s in waiting.items()) or
+                (None if apps else "no model applications are configured")}
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+    return api

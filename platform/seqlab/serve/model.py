@@ -1,0 +1,122 @@
+"""The served model: a registry version loaded through MLflow, and the batched predict paths.
+
+The replica loads exactly what ``mlflow.pyfunc.load_model("models:/<name>@<alias>")`` loads offline (the
+pyfunc carries the preprocessing), then reaches the :class:`~seqlab.pyfunc.LoadedModel` inside it to run
+many requests in one call. This module never imports the trainer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from seqlab.errors import DataError, TrackingError
+from seqlab.pyfunc import LoadedModel
+
+
+class ModelUnavailable(TrackingError):
+    """No model is loaded (no champion, unknown version, store unreachable): answered with 503."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded registry version. Immutable: a reload builds a new one and swaps the reference."""
+
+    loaded: LoadedModel
+    name: str
+    version: str
+    run_id: str | None
+    alias: str | None  # the alias it was resolved from; None when pinned
+
+    @property
+    def task(self) -> str:
+        return str(self.loaded.cfg.task)
+
+    def window(self) -> dict[str, float | int]:
+        p = self.loaded.preprocessing
+        if self.task == "sentiment":
+            return {"maxlen": int(p["maxlen"])}
+        return {"lookback": int(p["lookback"]), "step": int(p["step"]), "delay": int(p["delay"]),
+                "freq_s": float(p["freq_s"])}
+
+    def features(self) -> list[str]:
+        p = self.loaded.preprocessing
+        return ["text"] if self.task == "sentiment" else ["time", *p["features"]]
+
+
+def resolve_version(uri: str, name: str, alias: str, version: str | None = None) -> tuple[str, str | None]:
+    """The registry version (and its run id) that ``version`` or else ``alias`` points at now.
+
+    Raises:
+        ModelUnavailable: the model, version or alias does not exist, or the store cannot be read.
+    """
+    from seqlab.tracking import client
+
+    c = client(uri)
+    try:
+        mv = c.get_model_version(name, version) if version else c.get_model_version_by_alias(name, alias)
+    except Exception as exc:
+        what = f"version {version}" if version else f"alias '{alias}'"
+        raise ModelUnavailable(
+            f"registered model '{name}' has no {what} in {uri} ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"promote a run with `seqlab promote --task <task> --run <run id>`"
+        ) from None
+    return str(mv.version), (str(mv.run_id) if mv.run_id else None)
+
+
+def load_served_model(uri: str, name: str, alias: str, version: str | None = None) -> ServedModel:
+    """Resolve, then load ``models:/<name>/<version>`` with ``mlflow.pyfunc.load_model``.
+
+    The alias is resolved to a version first so that the version reported is the one loaded, even if the
+    alias moves meanwhile.
+    """
+    import mlflow
+
+    resolved, run_id = resolve_version(uri, name, alias, version)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{resolved}")
+        loaded = pyfunc.unwrap_python_model().loaded
+    except Exception as exc:
+        raise ModelUnavailable(f"cannot load models:/{name}/{resolved} from {uri}: {type(exc).__name__}: "
+                               f"{str(exc)[:300]}") from None
+    if not isinstance(loaded, LoadedModel):
+        raise ModelUnavailable(f"models:/{name}/{resolved} is not a seqlab model (no LoadedModel inside)")
+    return ServedModel(loaded, name, resolved, run_id, None if version else alias)
+
+
+def predict_texts(served: ServedModel, batch: list[list[str]], threshold: float) -> list[list[dict[str, Any]]]:
+    """Many requests' texts in one forward pass; one answer list per request, in order."""
+    flat = [text for texts in batch for text in texts]
+    answers = served.loaded.predict(flat)
+    for a in answers:
+        a["label"] = "positive" if a["probability"] >= threshold else "negative"
+    out, start = [], 0
+    for texts in batch:
+        out.append(answers[start : start + len(texts)])
+        start += len(texts)
+    return out
+
+
+def predict_rows(served: ServedModel, batch: list[list[dict[str, Any]]]) -> list[dict[str, Any] | DataError]:
+    """One window per request. A bad request gets its DataError back instead of failing its batch-mates.
+
+    Reading the rows (pandas) costs far more than the GRU step, so each request keeps its own call.
+    """
+    out: list[dict[str, Any] | DataError] = []
+    for rows in batch:
+        try:
+            answer = served.loaded.predict(rows)[0]
+        except DataError as exc:
+            out.append(exc)
+            continue
+        except (ValueError, TypeError, OverflowError) as exc:  # pandas on odd values: still the input's fault
+            out.append(DataError(f"rows: cannot be read as weather rows: {type(exc).__name__}: {str(exc)[:200]}"))
+            continue
+        if not math.isfinite(answer["prediction"]):
+            out.append(DataError("rows: values are out of range (the model's answer is not a finite number)"))
+            continue
+        out.append(answer)
+    return out

@@ -1,0 +1,222 @@
+"""The serving contract: application arguments (``ServeArgs``), the reloadable part of them, and the
+pydantic request/response models of every endpoint.
+
+Everything a client can send is described here, so FastAPI's OpenAPI page (``/<task>/docs``) is the
+contract and a bad payload is a 422 that names the field.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from seqlab.errors import ConfigError
+
+TaskName = Literal["sentiment", "forecast"]
+SERVER_NAMES = {"sentiment": "SentimentServer", "forecast": "ForecastServer"}  # the deployment of each task
+HEALTH_SERVER = "HealthServer"
+
+# ------------------------------------------------------------------------------------------- arguments
+
+
+class ReloadConfig(BaseModel):
+    """What ``reconfigure(user_config)`` may change on a running replica, without restarting it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alias: str = "champion"  # the registry alias to follow
+    model_version: str | None = None  # a pinned registry version; wins over the alias
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)  # sentiment: probability at or above which a text is positive
+    max_batch_size: int = Field(32, ge=1)  # requests per forward pass
+    batch_wait_timeout_s: float = Field(0.0, ge=0.0, le=1.0)  # 0: batch only what already waits (DESIGN.md)
+    max_texts: int = Field(64, ge=1)  # sentiment: texts per request
+    max_rows: int = Field(10_000, ge=1)  # forecast: weather rows per request
+    max_body_bytes: int = Field(1_048_576, ge=1_024)  # larger bodies get 413 before they are parsed
+
+
+class ServeArgs(ReloadConfig):
+    """The arguments of one Serve application (one task): ``build_app(args)`` and ``serve.yaml`` ``args``.
+
+    Fields inherited from :class:`ReloadConfig` travel as the deployment's ``user_config`` (changed in
+    place by ``reconfigure``); the others need new replicas.
+    """
+
+    task: TaskName
+    name: str | None = None  # Serve application name; None: the task name
+    route_prefix: str | None = None  # None: "/<name>"
+    tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db
+    registered_model: str | None = None  # None: seqlab-<task>
+    num_replicas: int | Literal["auto"] | None = Field(None, description="None: 1, or autoscaling if configured")
+    autoscaling_config: dict[str, Any] | None = None  # Serve's autoscaling_config (min/max_replicas, ...)
+    max_ongoing_requests: int = Field(64, ge=1)  # Serve's default 5 collapses throughput (DESIGN.md)
+    max_queued_requests: int = Field(-1, ge=-1)  # -1: unbounded; else 503 once this many wait
+    num_cpus: float = Field(1.0, ge=0.0)  # per replica
+    torch_threads: int | None = Field(None, ge=1)  # None: what Ray sets for the replica (its CPUs)
+
+    @field_validator("num_replicas")
+    @classmethod
+    def _positive(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"must be >= 1 or 'auto', got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> ServeArgs:
+        if self.autoscaling_config is not None and isinstance(self.num_replicas, int):
+            raise ValueError("give num_replicas or autoscaling_config, not both (or num_replicas: auto)")
+        if self.max_ongoing_requests < self.max_batch_size:
+            raise ValueError(
+                f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size "
+                f"({self.max_batch_size}), or batches can never fill"
+            )
+        if self.route_prefix is not None and not self.route_prefix.startswith("/"):
+            raise ValueError(f"route_prefix must start with '/', got {self.route_prefix!r}")
+        return self
+
+    @property
+    def app_name(self) -> str:
+        return self.name or self.task
+
+    @property
+    def prefix(self) -> str:
+        return self.route_prefix or f"/{self.app_name}"
+
+    def reload_config(self) -> ReloadConfig:
+        return ReloadConfig.model_validate({k: getattr(self, k) for k in ReloadConfig.model_fields})
+
+    def init_args(self) -> dict[str, Any]:
+        """What the replica's ``__init__`` reads; a change here means new replicas."""
+        return {"task": self.task, "tracking_uri": self.tracking_uri, "registered_model": self.registered_model,
+                "torch_threads": self.torch_threads}
+
+    def deployment_options(self) -> dict[str, Any]:
+        """Serve deployment options (also a config file's ``deployments`` entry); ``user_config`` included."""
+        options: dict[str, Any] = {
+            "name": SERVER_NAMES[self.task],
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "max_queued_requests": self.max_queued_requests,
+            "ray_actor_options": {"num_cpus": self.num_cpus},
+            "user_config": self.reload_config().model_dump(),
+        }
+        if self.autoscaling_config is not None or self.num_replicas == "auto":
+            options["num_replicas"] = "auto"
+            if self.autoscaling_config is not None:
+                options["autoscaling_config"] = self.autoscaling_config
+        else:
+            options["num_replicas"] = self.num_replicas or 1
+        return options
+
+
+class HealthArgs(BaseModel):
+    """The root application: ``/healthz`` and ``/readyz`` over the model applications named in ``apps``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    apps: list[str] = Field(default_factory=lambda: ["sentiment", "forecast"])
+    timeout_s: float = Field(2.0, gt=0.0)  # per app status call
+
+
+def validate_args(model: type[BaseModel], args: Any, origin: str) -> Any:
+    """``model.model_validate(args)`` with errors as one ConfigError naming each key and what is allowed."""
+    if isinstance(args, model):
+        return args
+    try:
+        return model.model_validate(args if args is not None else {})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(args)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown key; allowed: {', '.join(sorted(model.model_fields))}"
+            lines.append(f"  {key}: {msg}" + ("" if err["type"] == "missing" else f", got {err.get('input')!r}"))
+        raise ConfigError(f"invalid serve args ({origin}):\n" + "\n".join(lines)) from None
+
+
+# -------------------------------------------------------------------------------------- requests/replies
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text is empty or whitespace-only; send the review's words")
+    return text
+
+
+class SentimentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"texts": ["A wonderful, moving film."]}]})
+
+    texts: list[Annotated[str, AfterValidator(_not_blank)]] = Field(
+        min_length=1, description="reviews, one string each; the per-request limit is in /info (limits.max_texts)"
+    )
+
+
+class SentimentPrediction(BaseModel):
+    probability: float = Field(description="probability that the text is positive")
+    label: Literal["positive", "negative"]
+    tokens: int = Field(description="words in the text")
+    truncated: bool = Field(description="the text had more words than the window; only the last `maxlen` were read")
+
+
+class SentimentResponse(BaseModel):
+    model: str = Field(description="registered model name that answered")
+    version: str = Field(description="its registry version")
+    maxlen: int = Field(description="the model's window in words")
+    predictions: list[SentimentPrediction] = Field(description="one per text, in request order")
+
+
+Scalar = str | int | float | bool | None
+
+
+class ForecastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[dict[str, Scalar]] = Field(
+        min_length=1,
+        description="weather rows in any order, each with `time` (ISO 8601) and every feature in /info; "
+        "at least `lookback` rows",
+    )
+
+    @field_validator("rows")
+    @classmethod
+    def _finite(cls, rows: list[dict[str, Scalar]]) -> list[dict[str, Scalar]]:
+        # JSON parsers accept NaN/Infinity; neither is a measurement, and a non-finite reply cannot be JSON.
+        for i, row in enumerate(rows):
+            for key, value in row.items():
+                if isinstance(value, bool):
+                    raise ValueError(f"rows[{i}].{key}: expected a number, got {value!r}")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"rows[{i}].{key}: expected a finite number, got {value!r}")
+        return rows
+
+
+class ForecastResponse(BaseModel):
+    model: str
+    version: str
+    prediction: float = Field(description="the target `delay` rows after the last row")
+    unit: str
+    target: str = Field(description="the predicted column")
+    last_time: str = Field(description="time of the latest row sent (UTC, ISO 8601)")
+    target_time: str = Field(description="time the prediction is for (UTC, ISO 8601)")
+    delay: int = Field(description="rows between last_time and target_time")
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    model: str
+    version: str | None = None
+    reason: str | None = None
+
+
+class InfoResponse(BaseModel):
+    task: TaskName
+    model: str
+    version: str
+    run_id: str | None
+    alias: str | None = Field(description="the alias followed; None when a version is pinned")
+    window: dict[str, float | int]
+    features: list[str]
+    metrics: dict[str, float] = Field(description="best validation metrics at training time")
+    limits: dict[str, int]
+    threshold: float | None = None

@@ -1,0 +1,179 @@
+"""What one replica holds: the served model, its limits, and the batched predict path.
+
+A plain class, so it runs inside a Serve replica (``seqlab.serve.app.ModelServer`` subclasses it) and in a
+test or benchmark process without Ray. Reloading swaps one reference: a batch that already started keeps
+the model it started with, the next batch uses the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from seqlab.registry import model_name
+from seqlab.serve.model import ModelUnavailable, ServedModel, load_served_model, predict_rows, predict_texts
+from seqlab.serve.schemas import InfoResponse, ReloadConfig, ServeArgs, validate_args
+from seqlab.tracking import resolve_tracking_uri
+
+logger = logging.getLogger("ray.serve")
+
+BatchFn = Callable[[list[Any]], Awaitable[list[tuple[ServedModel, Any]]]]
+
+
+def _batcher(fn: BatchFn, settings: ReloadConfig) -> Callable[[Any], Awaitable[tuple[ServedModel, Any]]]:
+    """``@serve.batch`` inside a replica: concurrent requests share one forward pass.
+
+    ``batch_wait_timeout_s=0`` takes what already waits and never sleeps: requests that arrive during a
+    forward pass form the next batch, so batching costs a lone client nothing. Outside a replica
+    (``serve.batch`` needs one), each call is a batch of one.
+    """
+    from ray import serve
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        serve.get_replica_context()
+    except RayServeException:
+        async def one(item: Any) -> tuple[ServedModel, Any]:
+            return (await fn([item]))[0]
+
+        return one
+    return serve.batch(max_batch_size=settings.max_batch_size,  # type: ignore[no-any-return]
+                       batch_wait_timeout_s=settings.batch_wait_timeout_s)(fn)
+
+
+class ModelService:
+    """One task's model behind the HTTP API: load, reload, predict in batches, report status."""
+
+    def __init__(self, args: ServeArgs | dict[str, Any]) -> None:
+        self.args: ServeArgs = validate_args(ServeArgs, args, "serve args")
+        self.task = self.args.task
+        self.uri = resolve_tracking_uri(self.args.tracking_uri)
+        self.name = model_name(self.task, self.args.registered_model)
+        self.settings = self.args.reload_config()
+        self.served: ServedModel | None = None
+        self.reason: str = "the model is not loaded yet"
+        self.last_error: str | None = None
+        if self.args.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.args.torch_threads)
+        # one thread runs forward passes: batches never compete for the cores, the event loop stays free
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"seqlab-{self.task}")
+        self._batched = _batcher(self._run_batch, self.settings)
+
+    # ------------------------------------------------------------------------------------------- loading
+
+    def _needs_load(self, s: ReloadConfig) -> bool:
+        if self.served is None:
+            return True
+        if s.model_version is not None:
+            return self.served.version != s.model_version
+        return self.served.alias != s.alias  # following the same alias: only an explicit pin reloads
+
+    def _use(self, served: ServedModel) -> None:
+        replaced = self.served is not None
+        self.served = served
+        self.reason, self.last_error = "", None
+        logger.info(f"seqlab: serving {served.name} v{served.version} (run {served.run_id})")
+        # Full collections of the long-lived model objects cost ~70 ms pauses under load (DESIGN.md):
+        # collect what the previous model left, then freeze the survivors out of the collector's reach.
+        if replaced:
+            gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+    def _failed(self, exc: Exception) -> None:
+        self.last_error = str(exc)
+        if self.served is None:
+            self.reason = str(exc)
+        logger.warning(f"seqlab: loading {self.name} failed; {'still serving v' + self.served.version if self.served else 'not ready'}: {exc}")
+
+    def load(self, settings: ReloadConfig | dict[str, Any] | None = None) -> None:
+        """Blocking load (tests, benchmarks). Inside Serve, ``reconfigure`` does this without blocking."""
+        s = self._apply(settings)
+        if self._needs_load(s):
+            try:
+                self._use(load_served_model(self.uri, self.name, s.alias, s.model_version))
+            except ModelUnavailable as exc:
+                self._failed(exc)
+
+    def use(self, served: ServedModel) -> None:
+        """Serve an already loaded model (tests)."""
+        self._use(served)
+
+    async def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Serve calls this after ``__init__`` and whenever ``user_config`` changes (``deploy --reload``).
+
+        The new version loads in a worker thread while the old one keeps answering; then one reference
+        is swapped. A failed load keeps the old model and is reported by ``/readyz`` and ``model_status``.
+        """
+        s = self._apply(user_config)
+        if not self._needs_load(s):
+            return
+        try:
+            served = await asyncio.to_thread(load_served_model, self.uri, self.name, s.alias, s.model_version)
+        except ModelUnavailable as exc:
+            self._failed(exc)
+            return
+        self._use(served)
+
+    def _apply(self, settings: ReloadConfig | dict[str, Any] | None) -> ReloadConfig:
+        s = self.settings if settings is None else validate_args(ReloadConfig, settings, "user_config")
+        self.settings = s
+        if hasattr(self._batched, "set_max_batch_size"):
+            self._batched.set_max_batch_size(s.max_batch_size)
+            self._batched.set_batch_wait_timeout_s(s.batch_wait_timeout_s)
+        return s
+
+    # ---------------------------------------------------------------------------------------- predicting
+
+    async def predict(self, item: Any) -> tuple[ServedModel, Any]:
+        """One request's input (texts or rows) -> (the model that answered, its answer).
+
+        Raises:
+            ModelUnavailable: no model loaded (503).
+            DataError: the input cannot be read (422).
+        """
+        if self.served is None:
+            raise ModelUnavailable(self.reason)
+        served, out = await self._batched(item)
+        if isinstance(out, Exception):
+            raise out
+        return served, out
+
+    async def _run_batch(self, items: list[Any]) -> list[tuple[ServedModel, Any]]:
+        served = self.served  # one model for the whole batch, even if a reload swaps it meanwhile
+        if served is None:
+            raise ModelUnavailable(self.reason)
+        loop = asyncio.get_running_loop()
+        if self.task == "sentiment":
+            outs: list[Any] = await loop.run_in_executor(
+                self._executor, predict_texts, served, items, self.settings.threshold)
+        else:
+            outs = await loop.run_in_executor(self._executor, predict_rows, served, items)
+        return [(served, out) for out in outs]
+
+    # -------------------------------------------------------------------------------------------- status
+
+    def model_status(self) -> dict[str, Any]:
+        """Readiness as plain data (also called over a DeploymentHandle by the root ``/readyz``)."""
+        s = self.served
+        return {"ready": s is not None, "model": self.name, "version": s.version if s else None,
+                "reason": None if s else self.reason, "last_error": self.last_error}
+
+    def info(self) -> InfoResponse:
+        s = self.served
+        if s is None:
+            raise ModelUnavailable(self.reason)
+        limits = {"max_body_bytes": self.settings.max_body_bytes, "max_batch_size": self.settings.max_batch_size}
+        limits.update({"max_texts": self.settings.max_texts} if self.task == "sentiment" else
+                      {"max_rows": self.settings.max_rows, "min_rows": int(s.window()["lookback"])})
+        return InfoResponse(
+            task=self.task, model=s.name, version=s.version, run_id=s.run_id, alias=s.alias, window=s.window(),
+            features=s.features(), metrics={k: float(v) for k, v in s.loaded.metrics.items()}, limits=limits,
+            threshold=self.settings.threshold if self.task == "sentiment" else None,
+        )
