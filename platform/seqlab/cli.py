@@ -71,7 +71,46 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from seqlab.tune import load_sweep, run_sweep
+
+    sweep = load_sweep(args.config, args.overrides)  # the space is checked before any trial starts
+    result = run_sweep(sweep, resume=args.resume, scheduler=args.scheduler, name=args.name,
+                       promote=False if args.no_promote else None)
+    metric = f"best_{get_metric(sweep.task)}"
+    print(f"[seqlab] sweep {result.name}: {len(result.trials)} trials, {result.total_epochs} trial-epochs, "
+          f"{result.wall_s:.0f} s; MLflow parent run {result.parent_run_id}")
+    for t in result.trials:
+        params = {k.removeprefix("param."): v for k, v in t.items() if k.startswith("param.")}
+        print(f"  {t['trial']:>14} {t['status']:>13} {metric}={t.get(metric, float('nan')):.4f} epochs={t['epochs']} {params}"
+              + (f" error: {t['error']}" if t.get("error") else ""))
+    if result.best is not None:
+        print(f"[seqlab] best trial {result.best['trial']}: {metric}={result.best[metric]:.4f}")
+    if result.promotion is not None:
+        p = result.promotion
+        print(f"[seqlab] registry: {'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}")
+    return 0 if result.best is not None else 1
+
+
+def get_metric(task: str) -> str:
+    from seqlab.tasks import get_task
+
+    return get_task(task).metric
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from seqlab.registry import promote
+    from seqlab.tracking import resolve_tracking_uri
+
+    p = promote(resolve_tracking_uri(args.tracking_uri), args.task, args.run, args.name, force=args.force)
+    print(f"[seqlab] {'promoted' if p.promoted else 'not promoted'}: {p.name} "
+          f"{'v' + str(p.version) if p.version else ''} {p.metric}={p.value:.4f}; {p.reason}")
+    return 0 if p.promoted else 1
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "tune": _cmd_tune,
+    "promote": _cmd_promote,
     "validate": _cmd_validate,
     "data": _cmd_data,
     "train": _cmd_train,
@@ -97,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
     p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. train.num_workers=2")
 
+    p = sub.add_parser("tune", help="run a Ray Tune sweep (YAML: base config + search space)")
+    p.add_argument("--config", required=True, help="sweep YAML, e.g. configs/sentiment/sweep.yaml")
+    p.add_argument("--resume", action="store_true", help="continue the sweep called --name (or the file's name)")
+    p.add_argument("--name", default=None, help="the sweep's name (default: from the file, else timestamped)")
+    p.add_argument("--scheduler", choices=["asha", "fifo"], default=None, help="override the file's scheduler")
+    p.add_argument("--no-promote", action="store_true", help="do not touch the registry")
+    p.add_argument("overrides", nargs="*", help="dotted key=value for the sweep file, e.g. num_samples=8")
+
+    p = sub.add_parser("promote", help="register a run's model; it becomes champion only if it is better")
+    p.add_argument("--task", required=True, choices=["forecast", "sentiment"])
+    p.add_argument("--run", required=True, help="MLflow run id")
+    p.add_argument("--name", default=None, help="registered model name (default seqlab-<task>)")
+    p.add_argument("--tracking-uri", default=None)
+    p.add_argument("--force", action="store_true", help="promote even if not better (never overwrites a version)")
     return parser
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from seqlab.errors import ConfigError
 
-SENTIMENT_MODELS = ("flatten", "conv1d", "simple_rnn", "gru", "lstm")
+SENTIMENT_MODELS = ("flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag")
 FORECAST_MODELS = ("dense", "gru", "lstm", "conv1d", "conv1d_gru")
 
 
@@ -53,7 +53,7 @@ class SentimentDataConfig(_Strict):
 class SentimentModelConfig(_Strict):
     """The chapter's text models; ``name`` picks one, the rest are its sizes."""
 
-    name: Literal["flatten", "conv1d", "simple_rnn", "gru", "lstm"] = "conv1d"
+    name: Literal["flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag"] = "conv1d"
     embedding: Literal["learned", "glove"] = "learned"
     embed_dim: int = Field(32, ge=1)  # must equal the GloVe dimension when embedding is 'glove'
     freeze_embedding: bool = False  # the chapter freezes pretrained vectors
@@ -64,6 +64,8 @@ class SentimentModelConfig(_Strict):
     conv_filters: int = Field(32, ge=1)
     conv_kernel: int = Field(7, ge=1)
     pool: int = Field(5, ge=1)
+    ngrams: int = Field(2, ge=1, le=3)  # ngram_bag: words plus hashed 2-grams (and 3-grams)
+    hash_buckets: int = Field(2**18, ge=1)  # ngram_bag: rows for hashed n-grams (the hashing trick)
 
     @model_validator(mode="after")
     def _freeze_needs_pretrained(self) -> SentimentModelConfig:

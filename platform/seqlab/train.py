@@ -258,9 +258,43 @@ def _check_resumable(cfg: AnyConfig, run_dir: Path) -> str | None:
     return marker.read_text().strip() if marker.is_file() else None
 
 
+def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_id: str | None = None,
+                   tags: dict[str, str] | None = None, existing_run_id: str | None = None) -> tuple[str, str]:
+    """Create (or reuse) the MLflow run of one training; return ``(uri, run_id)``."""
+    uri = tracking.resolve_tracking_uri(cfg.tracking.tracking_uri)
+    if existing_run_id:
+        return uri, existing_run_id
+    resolved = config_to_dict(cfg)
+    run_id = tracking.start_run(
+        uri, cfg.tracking.experiment, name, {**flatten(resolved), **prepared.info}, resolved,
+        tags={"seqlab.task": cfg.task, "seqlab.model": cfg.model.name,
+              FINGERPRINT_TAG: data_fingerprint(cfg.task, resolved["data"]), **(tags or {})},
+        parent_run_id=parent_run_id)
+    return uri, run_id
+
+
+def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], checkpoint_file: Path,
+                    uri: str | None, run_id: str | None, name: str) -> TrainingResult:
+    """Held-out test metrics of the best weights; curves, model and final metrics to MLflow."""
+    task = get_task(cfg.task)
+    test_metrics = evaluate_test(cfg, task, prepared, state)
+    model_uri = None
+    if uri is not None and run_id is not None:
+        best_val = {f"best_{k}": v for k, v in state["best_metrics"].items() if k.startswith("val_")}
+        tracking.log_metrics(uri, run_id, {**test_metrics, "best_epoch": state["best_epoch"], **best_val},
+                             step=int(state["epoch"]))
+        tracking.log_curves(uri, run_id, state["history"], ["loss", "accuracy", "mae", "mae_degrees"])
+        if cfg.tracking.log_model:
+            model_uri = tracking.log_model(uri, run_id, str(checkpoint_file))
+        tracking.end_run(uri, run_id)
+    return TrainingResult(run_id=run_id, run_name=name, metrics=dict(state["best_metrics"]), test_metrics=test_metrics,
+                          checkpoint_path=str(checkpoint_file), history=list(state["history"]), model_uri=model_uri,
+                          info=dict(prepared.info))
+
+
 def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run_id: str | None = None,
                  callbacks: list[Any] | None = None, tags: dict[str, str] | None = None,
-                 track: bool = True) -> TrainingResult:
+                 track: bool = True, name: str | None = None) -> TrainingResult:
     """Train ``cfg`` on Ray Train, tracked in MLflow; return metrics, test metrics and the checkpoint.
 
     Raises:
@@ -275,30 +309,25 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         ray.init()
     check_resources(cfg)
     store = storage_path(cfg)
-    name = default_run_name(cfg)
+    name = name or default_run_name(cfg)
     run_dir = Path(store) / name
     previous_run_id = _check_resumable(cfg, run_dir) if "://" not in store else None
 
+    if track:
+        tracking.check_store(tracking.resolve_tracking_uri(cfg.tracking.tracking_uri))
+    prepared = prepared if prepared is not None else task.prepare(cfg)
     uri = run_id = None
     if track:
-        uri = tracking.resolve_tracking_uri(cfg.tracking.tracking_uri)
-        tracking.check_store(uri)
-    prepared = prepared if prepared is not None else task.prepare(cfg)
-    resolved = config_to_dict(cfg)
-    if track:
-        assert uri is not None
-        run_id = previous_run_id or tracking.start_run(
-            uri, cfg.tracking.experiment, name, {**flatten(resolved), **prepared.info}, resolved,
-            tags={"seqlab.task": cfg.task, "seqlab.model": cfg.model.name,
-                  FINGERPRINT_TAG: data_fingerprint(cfg.task, resolved["data"]), **(tags or {})},
-            parent_run_id=parent_run_id)
+        uri, run_id = start_tracking(cfg, prepared, name, parent_run_id=parent_run_id, tags=tags,
+                                     existing_run_id=previous_run_id)
         if "://" not in store:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "seqlab_mlflow_run_id").write_text(run_id)
 
     trainer = TorchTrainer(
         train_fn_per_worker,
-        train_loop_config={"cfg": resolved, "data": ray.put(prepared), "mlflow_uri": uri, "mlflow_run_id": run_id},
+        train_loop_config={"cfg": config_to_dict(cfg), "data": ray.put(prepared), "mlflow_uri": uri,
+                           "mlflow_run_id": run_id},
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
             resources_per_worker={"CPU": cfg.train.cpus_per_worker}),
@@ -310,8 +339,8 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
     try:
         result = trainer.fit()
     except Exception as exc:
-        if track:
-            tracking.end_run(uri, run_id, "FAILED")  # type: ignore[arg-type]
+        if uri is not None and run_id is not None:
+            tracking.end_run(uri, run_id, "FAILED")
         cause = _seqlab_cause(exc)
         if cause is not None:
             raise cause from None
@@ -322,20 +351,7 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         state = load_state(d, task=cfg.task, model=cfg.model.name)
         local = Path(tempfile.mkdtemp(prefix="seqlab-ckpt-")) / "state.pt"
         local.write_bytes((Path(d) / "state.pt").read_bytes())
-    test_metrics = evaluate_test(cfg, task, prepared, state)
-    model_uri = None
-    if track:
-        assert uri is not None and run_id is not None
-        tracking.log_metrics(uri, run_id, {**test_metrics, "best_epoch": state["best_epoch"],
-                                           **{f"best_{k}": v for k, v in state["best_metrics"].items()
-                                              if k.startswith("val_")}}, step=int(state["epoch"]))
-        tracking.log_curves(uri, run_id, state["history"], ["loss", "accuracy", "mae", "mae_degrees"])
-        if cfg.tracking.log_model:
-            model_uri = tracking.log_model(uri, run_id, str(local))
-        tracking.end_run(uri, run_id)
-    return TrainingResult(run_id=run_id, run_name=name, metrics=dict(state["best_metrics"]), test_metrics=test_metrics,
-                          checkpoint_path=str(local), history=list(state["history"]), model_uri=model_uri,
-                          info=dict(prepared.info))
+    return finish_training(cfg, prepared, state, local, uri, run_id, name)
 
 
 def evaluate_test(cfg: AnyConfig, task: Task, prepared: Prepared, state: dict[str, Any]) -> dict[str, float]:

@@ -147,13 +147,53 @@ class RecurrentClassifier(nn.Module):
         return out.squeeze(-1)
 
 
+class NgramBagClassifier(nn.Module):
+    """The chapter's bag-of-n-grams, learned end to end: mean of word and hashed n-gram vectors -> one logit.
+
+    The n-grams are made inside the model from the padded word ids, with the hashing trick: each run of
+    ``n`` consecutive known ids hashes into one of ``buckets`` extra rows of the table. So the preprocessing
+    stays the word index of every other model, and what the chapter calls "bag of 2-grams" becomes features
+    the model can weigh. Padding (id 0) and n-grams that touch padding are left out of the mean.
+    """
+
+    _MULT = 1_000_003  # a prime: a cheap, stable hash of an id sequence (no Python salt, same on every worker)
+
+    def __init__(self, vocab_size: int, embed_dim: int, ngrams: int, buckets: int, dropout: float) -> None:
+        super().__init__()
+        self.vocab_size, self.ngrams, self.buckets = vocab_size, ngrams, buckets
+        extra = buckets if ngrams > 1 else 0
+        self.bag = nn.EmbeddingBag(vocab_size + extra, embed_dim, mode="mean", padding_idx=0)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(embed_dim, 1)
+
+    def ngram_ids(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Word ids followed by the hashed ids of every 2..n-gram (0 where an n-gram touches padding)."""
+        feats = [tokens]
+        length = tokens.shape[1]
+        for n in range(2, self.ngrams + 1):
+            if length < n:
+                break
+            h = torch.zeros_like(tokens[:, n - 1 :])
+            known = torch.ones_like(h, dtype=torch.bool)
+            for k in range(n):
+                part = tokens[:, k : length - n + 1 + k]
+                h = h * self._MULT + part
+                known &= part > 0
+            feats.append(torch.where(known, self.vocab_size + h.remainder(self.buckets), torch.zeros_like(h)))
+        return torch.cat(feats, dim=1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.out(self.drop(self.bag(self.ngram_ids(tokens))))
+        return out.squeeze(-1)
+
+
 def build_text_model(
     cfg: SentimentModelConfig, vocab_size: int, maxlen: int, embedding_matrix: np.ndarray | None = None
 ) -> nn.Module:
     """Build the sentiment model that ``cfg.name`` names.
 
     Args:
-        cfg: ``name`` is one of flatten, conv1d, simple_rnn, gru, lstm; the other fields size it.
+        cfg: ``name`` is one of flatten, conv1d, simple_rnn, gru, lstm, ngram_bag; the other fields size it.
             ``dropout`` acts before the output layer (and between stacked recurrent layers).
         vocab_size: rows of the embedding (``data.max_words``).
         maxlen: tokens per review; fixes the Flatten width and must be long enough for conv1d.
@@ -167,8 +207,8 @@ def build_text_model(
     """
     if maxlen < 1:
         raise ConfigError(f"maxlen must be >= 1, got {maxlen} (data.maxlen)")
-    if cfg.name not in ("flatten", "conv1d", *_RNN_TYPES):
-        allowed = ", ".join(("flatten", "conv1d", *_RNN_TYPES))
+    if cfg.name not in ("flatten", "conv1d", *_RNN_TYPES, "ngram_bag"):
+        allowed = ", ".join(("flatten", "conv1d", *_RNN_TYPES, "ngram_bag"))
         raise ConfigError(f"unknown model.name {cfg.name!r} for sentiment; choose one of: {allowed}")
     if cfg.name == "conv1d":
         # conv (k) -> pool (p) -> conv (k) needs floor((maxlen - k + 1) / p) >= k.
@@ -179,6 +219,10 @@ def build_text_model(
                 f"{cfg.conv_kernel} and model.pool={cfg.pool}: the minimum maxlen is {min_len}; "
                 f"raise data.maxlen or lower model.conv_kernel / model.pool"
             )
+    if cfg.name == "ngram_bag":
+        if cfg.embedding == "glove":
+            raise ConfigError("model.name='ngram_bag' learns its own n-gram vectors; use model.embedding='learned'")
+        return NgramBagClassifier(vocab_size, cfg.embed_dim, cfg.ngrams, cfg.hash_buckets, cfg.dropout)
     emb = build_embedding(cfg, vocab_size, embedding_matrix)
     if cfg.name == "flatten":
         return FlattenClassifier(emb, maxlen, cfg.hidden, use_hidden=cfg.layers >= 2, dropout=cfg.dropout)

@@ -23,8 +23,6 @@ from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_
 from seqlab.serve.service import ModelService
 from seqlab.tracking import resolve_tracking_uri
 
-HEALTH_APP = "health"
-
 
 @serve.deployment
 @serve.ingress()

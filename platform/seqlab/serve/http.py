@@ -100,10 +100,15 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # the offending input is not echoed back: it may be megabytes
-        errors = [{"loc": list(e["loc"]), "field": _where(tuple(e["loc"])), "msg": e["msg"].removeprefix("Value error, "),
-                   "type": e["type"]} for e in exc.errors()]
-        message = "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
-        return JSONResponse({"detail": jsonable_encoder(errors), "message": message}, status_code=422)
+        errors = []
+        for e in exc.errors():
+            field, msg = _where(tuple(e["loc"])), e["msg"].removeprefix("Value error, ")
+            if e["type"] == "json_invalid":  # loc holds the character position
+                field, msg = "body", f"malformed JSON at character {e['loc'][-1]}: {e.get('ctx', {}).get('error', msg)}"
+            errors.append({"loc": list(e["loc"]), "field": field, "msg": msg, "type": e["type"]})
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        message = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:10]) + more
+        return JSONResponse({"detail": jsonable_encoder(errors[:50]), "message": message}, status_code=422)
 
     @api.exception_handler(DataError)
     async def _bad_data(_: Request, exc: DataError) -> JSONResponse:

@@ -54,6 +54,7 @@ class ServeArgs(ReloadConfig):
     max_queued_requests: int = Field(-1, ge=-1)  # -1: unbounded; else 503 once this many wait
     num_cpus: float = Field(1.0, ge=0.0)  # per replica
     torch_threads: int | None = Field(None, ge=1)  # None: what Ray sets for the replica (its CPUs)
+    access_log: bool = False  # one log line per request in every replica costs throughput; errors still log
 
     @field_validator("num_replicas")
     @classmethod
@@ -99,6 +100,7 @@ class ServeArgs(ReloadConfig):
             "max_queued_requests": self.max_queued_requests,
             "ray_actor_options": {"num_cpus": self.num_cpus},
             "user_config": self.reload_config().model_dump(),
+            "logging_config": {"enable_access_log": self.access_log},
         }
         if self.autoscaling_config is not None or self.num_replicas == "auto":
             options["num_replicas"] = "auto"
@@ -166,29 +168,24 @@ class SentimentResponse(BaseModel):
     predictions: list[SentimentPrediction] = Field(description="one per text, in request order")
 
 
-Scalar = str | int | float | bool | None
+def _check_row(row: dict[str, Any]) -> dict[str, Any]:
+    # JSON parsers accept NaN/Infinity; neither is a measurement, and a non-finite reply cannot be JSON.
+    for key, value in row.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
+            raise ValueError(f"{key}: expected a number (or a time string), got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{key}: expected a finite number, got {value!r}")
+    return row
 
 
 class ForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rows: list[dict[str, Scalar]] = Field(
+    rows: list[Annotated[dict[str, Any], AfterValidator(_check_row)]] = Field(
         min_length=1,
         description="weather rows in any order, each with `time` (ISO 8601) and every feature in /info; "
         "at least `lookback` rows",
     )
-
-    @field_validator("rows")
-    @classmethod
-    def _finite(cls, rows: list[dict[str, Scalar]]) -> list[dict[str, Scalar]]:
-        # JSON parsers accept NaN/Infinity; neither is a measurement, and a non-finite reply cannot be JSON.
-        for i, row in enumerate(rows):
-            for key, value in row.items():
-                if isinstance(value, bool):
-                    raise ValueError(f"rows[{i}].{key}: expected a number, got {value!r}")
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise ValueError(f"rows[{i}].{key}: expected a finite number, got {value!r}")
-        return rows
 
 
 class ForecastResponse(BaseModel):

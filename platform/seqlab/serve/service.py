@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from seqlab.registry import model_name
-from seqlab.serve.model import ModelUnavailable, ServedModel, load_served_model, predict_rows, predict_texts
+from seqlab.serve.model import (
+    ModelUnavailable,
+    ServedModel,
+    load_served_model,
+    predict_rows,
+    predict_texts,
+    resolve_version,
+)
 from seqlab.serve.schemas import InfoResponse, ReloadConfig, ServeArgs, validate_args
 from seqlab.tracking import resolve_tracking_uri
 
@@ -67,12 +74,23 @@ class ModelService:
 
     # ------------------------------------------------------------------------------------------- loading
 
-    def _needs_load(self, s: ReloadConfig) -> bool:
-        if self.served is None:
-            return True
-        if s.model_version is not None:
-            return self.served.version != s.model_version
-        return self.served.alias != s.alias  # following the same alias: only an explicit pin reloads
+    def _target(self, s: ReloadConfig) -> tuple[str, str | None, str | None] | None:
+        """(version, run id, alias) to serve, or None if that is what is served already.
+
+        Resolving an alias is one registry query; only a different version is loaded.
+        """
+        version, run_id = resolve_version(self.uri, self.name, s.alias, s.model_version)
+        if self.served is not None and self.served.version == version:
+            return None
+        return version, run_id, None if s.model_version else s.alias
+
+    def _load(self, s: ReloadConfig) -> ServedModel | None:
+        target = self._target(s)
+        if target is None:
+            return None
+        version, run_id, alias = target
+        served = load_served_model(self.uri, self.name, s.alias, version, run_id)
+        return ServedModel(served.loaded, served.name, served.version, served.run_id, alias)
 
     def _use(self, served: ServedModel) -> None:
         replaced = self.served is not None
@@ -94,12 +112,14 @@ class ModelService:
 
     def load(self, settings: ReloadConfig | dict[str, Any] | None = None) -> None:
         """Blocking load (tests, benchmarks). Inside Serve, ``reconfigure`` does this without blocking."""
-        s = self._apply(settings)
-        if self._needs_load(s):
-            try:
-                self._use(load_served_model(self.uri, self.name, s.alias, s.model_version))
-            except ModelUnavailable as exc:
-                self._failed(exc)
+        try:
+            served = self._load(self.configure(settings))
+        except ModelUnavailable as exc:
+            self._failed(exc)
+            return
+        if served is not None:
+            self._use(served)
+        self.last_error = None
 
     def use(self, served: ServedModel) -> None:
         """Serve an already loaded model (tests)."""
@@ -108,20 +128,22 @@ class ModelService:
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Serve calls this after ``__init__`` and whenever ``user_config`` changes (``deploy --reload``).
 
-        The new version loads in a worker thread while the old one keeps answering; then one reference
-        is swapped. A failed load keeps the old model and is reported by ``/readyz`` and ``model_status``.
+        The alias (or pinned version) is resolved again; a different version loads in a worker thread while
+        the old one keeps answering, then one reference is swapped. A failed load keeps the old model and is
+        reported by ``/readyz`` and ``model_status``.
         """
-        s = self._apply(user_config)
-        if not self._needs_load(s):
-            return
+        s = self.configure(user_config)
         try:
-            served = await asyncio.to_thread(load_served_model, self.uri, self.name, s.alias, s.model_version)
+            served = await asyncio.to_thread(self._load, s)
         except ModelUnavailable as exc:
             self._failed(exc)
             return
-        self._use(served)
+        if served is not None:
+            self._use(served)
+        self.last_error = None
 
-    def _apply(self, settings: ReloadConfig | dict[str, Any] | None) -> ReloadConfig:
+    def configure(self, settings: ReloadConfig | dict[str, Any] | None) -> ReloadConfig:
+        """Apply thresholds, limits and batch parameters (no model change); return the settings in force."""
         s = self.settings if settings is None else validate_args(ReloadConfig, settings, "user_config")
         self.settings = s
         if hasattr(self._batched, "set_max_batch_size"):
@@ -174,6 +196,7 @@ class ModelService:
                       {"max_rows": self.settings.max_rows, "min_rows": int(s.window()["lookback"])})
         return InfoResponse(
             task=self.task, model=s.name, version=s.version, run_id=s.run_id, alias=s.alias, window=s.window(),
-            features=s.features(), metrics={k: float(v) for k, v in s.loaded.metrics.items()}, limits=limits,
+            features=s.features(), limits=limits,
+            metrics={k: float(v) for k, v in s.loaded.metrics.items() if k.startswith("val_") or k == "epoch"},
             threshold=self.settings.threshold if self.task == "sentiment" else None,
         )

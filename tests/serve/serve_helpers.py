@@ -1,0 +1,43 @@
+"""Helpers shared by the serve tests (a uniquely named module: tests/ has no packages)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS = ("sentiment", "forecast")
+
+
+def make_state(task: str, seed: int = 0) -> dict[str, Any]:
+    """A checkpoint-like state with preprocessing fitted on the tiny config's data and untrained weights."""
+    import torch
+
+    from seqlab.config import config_to_dict, load_config
+    from seqlab.tasks import get_task
+
+    cfg = load_config(ROOT / "configs" / task / "tiny.yaml")
+    t = get_task(task)
+    prepared = t.prepare(cfg)
+    torch.manual_seed(seed)
+    module = t.build_model(cfg, prepared.preprocessing)
+    return {"config": config_to_dict(cfg), "preprocessing": prepared.preprocessing,
+            "best_model_state": module.state_dict(), "best_metrics": {f"val_{t.metric[4:]}": 0.5, "epoch": 1}}
+
+
+def weather_rows(n: int = 30, seed: int = 1, shuffle: bool = True) -> list[dict[str, Any]]:
+    """Raw weather rows as a client sends them: ISO times, any order."""
+    from seqlab.data.synthetic import synthetic_weather
+
+    frame = synthetic_weather(n, seed=seed)
+    if shuffle:
+        frame = frame.sample(frac=1.0, random_state=seed)
+    frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return frame.to_dict("records")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,179 @@
+"""Ray Serve end to end: both apps over models registered in a temp MLflow store, called over real HTTP on
+127.0.0.1; parity with the offline pyfunc, bad inputs, no champion, and a champion switch under traffic."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import mlflow
+import pytest
+from conftest import Registry
+from serve_helpers import free_port, weather_rows
+
+from seqlab.serve import ServeArgs
+from seqlab.serve.deploy import deploy
+
+TEXTS = ["A wonderful, moving film.", "Boring and awful, a waste.", " ".join(["great"] * 30)]
+
+
+def _apps(registry: Registry, *extra: ServeArgs) -> list[ServeArgs]:
+    # half a CPU each: the session's Ray has 4 logical CPUs and the trainings are done
+    return [ServeArgs(task=t, tracking_uri=registry.uri, num_cpus=0.5) for t in ("sentiment", "forecast")] + list(extra)
+
+
+@pytest.fixture(scope="module")
+def base(registry: Registry) -> Iterator[str]:
+    from ray import serve
+
+    port = free_port()
+    urls = deploy(_apps(registry), port=port)
+    assert urls["sentiment"] == f"http://127.0.0.1:{port}/sentiment"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()  # the session's Ray stays up
+
+
+@pytest.fixture(scope="module")
+def http(base: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base, timeout=30.0) as client:
+        yield client
+
+
+def test_every_endpoint_answers(http: httpx.Client, registry: Registry) -> None:
+    from ray import serve
+
+    assert http.get("/healthz").json() == {"status": "ok"}
+    ready = http.get("/readyz")
+    assert ready.status_code == 200 and set(ready.json()["apps"]) == {"sentiment", "forecast"}
+    for task, window in (("sentiment", {"maxlen": 16}), ("forecast", {"lookback": 24, "step": 2, "delay": 6})):
+        info = http.get(f"/{task}/info").json()
+        assert (info["model"], info["version"], info["run_id"]) == (
+            f"seqlab-{task}", registry.versions[task], registry.run_ids[task])
+        assert window.items() <= info["window"].items() and info["metrics"]
+        assert http.get(f"/{task}/readyz").json()["ready"] is True
+        assert http.get(f"/{task}/docs").status_code == 200
+        assert "/predict" in http.get(f"/{task}/openapi.json").json()["paths"]
+    status = serve.get_app_handle("sentiment").model_status.remote().result(timeout_s=30)
+    assert status["ready"] and status["version"] == registry.versions["sentiment"]
+
+
+def test_answers_equal_the_offline_pyfunc(http: httpx.Client, registry: Registry) -> None:
+    mlflow.set_tracking_uri(registry.uri)
+    offline = mlflow.pyfunc.load_model("models:/seqlab-sentiment@champion").predict(TEXTS)
+    r = http.post("/sentiment/predict", json={"texts": TEXTS})
+    assert r.status_code == 200, r.text
+    served = r.json()["predictions"]
+    assert [p["probability"] for p in served] == pytest.approx(offline["probability"].tolist(), abs=1e-6)
+    assert [p["label"] for p in served] == offline["label"].tolist()
+    assert [p["truncated"] for p in served] == [False, False, True]
+
+    rows = weather_rows(40, seed=5)
+    offline = mlflow.pyfunc.load_model("models:/seqlab-forecast@champion").predict(rows)
+    r = http.post("/forecast/predict", json={"rows": rows})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["prediction"] == pytest.approx(float(offline["prediction"].iloc[0]), abs=1e-6)
+    assert (body["target_time"], body["unit"]) == (offline["target_time"].iloc[0], offline["unit"].iloc[0])
+
+
+def test_concurrent_requests_answer_as_alone(http: httpx.Client, base: str) -> None:
+    alone = [http.post("/sentiment/predict", json={"texts": [t]}).json()["predictions"][0] for t in TEXTS]
+
+    def one(i: int) -> dict[str, Any]:
+        with httpx.Client(base_url=base, timeout=30.0) as c:  # own connection: real concurrency
+            r = c.post("/sentiment/predict", json={"texts": [TEXTS[i % 3]]})
+            assert r.status_code == 200, r.text
+            return r.json()["predictions"][0]  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(one, range(24)))
+    for i, answer in enumerate(together):
+        assert answer["probability"] == pytest.approx(alone[i % 3]["probability"], abs=1e-6)
+
+
+@pytest.mark.parametrize("path, kwargs, status, expected", [
+    ("/sentiment/predict", {"content": b'{"texts": ["a",', "headers": {"content-type": "application/json"}}, 422,
+     "malformed JSON"),
+    ("/sentiment/predict", {"json": {"texts": ["  "]}}, 422, "texts[0]"),
+    ("/sentiment/predict", {"json": {"texts": [3]}}, 422, "texts[0]"),
+    ("/sentiment/predict", {"json": {"texts": []}}, 422, "texts"),
+    ("/sentiment/predict", {"json": {"texts": ["a"] * 65}}, 413, "at most 64"),
+    ("/sentiment/predict", {"content": b"x" * 2_000_000}, 413, "1048576"),
+    ("/forecast/predict", {"json": {"rows": weather_rows(10)}}, 422, "need at least 24"),
+    ("/forecast/predict", {"json": {"rows": [dict(r, temp="warm") for r in weather_rows(30)]}}, 422, ".temp"),
+    ("/forecast/predict", {"json": {"rows": [dict(r, time="2020-01-01") for r in weather_rows(30)]}}, 422,
+     "duplicate time"),
+    ("/forecast/predict", {"content": b'{"rows": [{"time": "2020-01-01", "temp": NaN}]}',
+                           "headers": {"content-type": "application/json"}}, 422, "finite"),
+])
+def test_bad_input_is_4xx_and_the_replica_keeps_answering(http: httpx.Client, path: str, kwargs: dict[str, Any],
+                                                           status: int, expected: str) -> None:
+    r = http.post(path, **kwargs)
+    assert r.status_code == status, r.text
+    assert expected in r.text
+    ok = {"texts": ["fine"]} if path.startswith("/sentiment") else {"rows": weather_rows(30)}
+    assert http.post(path, json=ok).status_code == 200
+
+
+def test_an_app_without_champion_starts_and_says_why(http: httpx.Client, registry: Registry, base: str) -> None:
+    port = int(base.rsplit(":", 1)[1])
+    empty = ServeArgs(task="sentiment", name="nochamp", registered_model="seqlab-nothing",
+                      tracking_uri=registry.uri, num_cpus=0.5)
+    deploy(_apps(registry, empty), port=port)
+    try:
+        ready = http.get("/nochamp/readyz")
+        assert ready.status_code == 503 and "seqlab-nothing" in ready.json()["reason"]
+        r = http.post("/nochamp/predict", json={"texts": ["a film"]})
+        assert r.status_code == 503 and "champion" in r.json()["detail"]
+        root = http.get("/readyz")
+        assert root.status_code == 503 and root.json()["reason"].startswith("nochamp:")
+        assert http.post("/sentiment/predict", json={"texts": ["a film"]}).status_code == 200
+    finally:
+        deploy(_apps(registry), port=port)  # the whole set again: nochamp goes away
+    assert http.get("/readyz").status_code == 200
+    assert http.get("/nochamp/readyz").status_code == 404
+
+
+def test_new_champion_takes_over_without_failed_requests(http: httpx.Client, registry: Registry, base: str) -> None:
+    from seqlab.registry import promote
+
+    port = int(base.rsplit(":", 1)[1])
+    old = registry.versions["sentiment"]
+    new = promote(registry.uri, "sentiment", registry.run_ids["sentiment"], force=True).version
+    assert new is not None and new != old
+    assert http.post("/sentiment/predict", json={"texts": ["x"]}).json()["version"] == old  # not reloaded yet
+
+    seen: list[tuple[int, str]] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        with httpx.Client(base_url=base, timeout=30.0) as c:
+            for _ in range(2000):  # bounded even if `stop` never comes
+                r = c.post("/sentiment/predict", json={"texts": ["a steady stream of reviews"]})
+                seen.append((r.status_code, r.json().get("version", r.text)))
+                if stop.is_set():
+                    break
+
+    thread = threading.Thread(target=stream, daemon=True)
+    thread.start()
+    try:
+        deploy(_apps(registry), reload=True, port=port)
+        n = len(seen)
+        while len(seen) < n + 20 and thread.is_alive():
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    statuses = [s for s, _ in seen]
+    versions = [v for _, v in seen]
+    assert statuses.count(200) == len(seen), [x for x in seen if x[0] != 200][:5]
+    assert versions[0] == old and versions[-1] == new
+    switch = versions.index(new)
+    assert set(versions[switch:]) == {new}, "an old answer after the switch"
+    assert http.get("/sentiment/info").json()["version"] == new
+    assert http.get("/forecast/info").json()["version"] == registry.versions["forecast"]
