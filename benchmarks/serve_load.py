@@ -32,15 +32,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqlab.serve.schemas import ForecastRequest, SentimentRequest  # module level: FastAPI resolves hints here
+from seqlab.serve.schemas import (  # module level: FastAPI resolves hints here
+    ForecastRequest,
+    SentimentRequest,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 # case -> (task, config overrides on configs/<task>/tiny.yaml); each is registered as seqlab-<case>
 CASES: dict[str, tuple[str, list[str]]] = {
     # recurrent: 500 sequential steps, so 32 reviews in one pass cost about twice one review
-    "sentiment-gru": ("sentiment", ["data.maxlen=500", "model.name=gru", "model.embed_dim=32", "model.hidden=32"]),
-    # the chapter's Conv1D (configs/sentiment/conv1d.yaml sizes): cost grows with the batch, batching saves little
+    "sentiment-gru": (
+        "sentiment",
+        ["data.maxlen=500", "model.name=gru", "model.embed_dim=32", "model.hidden=32"],
+    ),
+    # the chapter's Conv1D (configs/sentiment/conv1d.yaml sizes): cost grows with the batch size
     "sentiment-conv1d": ("sentiment", ["data.maxlen=500", "model.name=conv1d", "model.embed_dim=128"]),
     # the chapter's GRU (configs/forecast/gru.yaml sizes): reading 240 JSON rows with pandas dominates
     "forecast-gru": ("forecast", ["data.lookback=240", "data.step=1", "data.delay=24", "model.hidden=32"]),
@@ -49,7 +55,9 @@ CASES: dict[str, tuple[str, list[str]]] = {
 # ------------------------------------------------------------------------------------------ load generator
 
 
-def run_load(url: str, payload_file: str, concurrency: int, duration_s: float, warmup_s: float) -> dict[str, Any]:
+def run_load(
+    url: str, payload_file: str, concurrency: int, duration_s: float, warmup_s: float
+) -> dict[str, Any]:
     """``concurrency`` threads post the payload back to back; latencies of the measured window only."""
     import httpx
 
@@ -89,8 +97,14 @@ def run_load(url: str, payload_file: str, concurrency: int, duration_s: float, w
     def pct(q: float) -> float:
         return 1000.0 * lat[min(n - 1, int(q * n))] if n else float("nan")
 
-    return {"requests": n, "failures": sum(failures), "rps": n / duration_s, "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99), "errors": errors}
+    return {
+        "requests": n,
+        "failures": sum(failures),
+        "rps": n / duration_s,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "errors": errors,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- baseline
@@ -114,11 +128,13 @@ def run_baseline(uri: str, port: int, cases: list[str]) -> None:
     for case in cases:
         model = mlflow.pyfunc.load_model(f"models:/seqlab-{case}@champion").unwrap_python_model().loaded
         if CASES[case][0] == "sentiment":
+
             def sentiment(body: SentimentRequest, model: Any = model) -> dict[str, Any]:
                 return {"predictions": model.predict(body.texts)}
 
             app.post(f"/{case}/predict")(sentiment)
         else:
+
             def forecast(body: ForecastRequest, model: Any = model) -> dict[str, Any]:
                 return model.predict(body.rows)[0]  # type: ignore[no-any-return]
 
@@ -139,7 +155,6 @@ def _free_port() -> int:
 
 def _train_and_register(tmp: Path, uri: str, cases: list[str]) -> dict[str, str]:
     import mlflow
-
     from seqlab.config import load_config
     from seqlab.registry import promote
     from seqlab.train import run_training
@@ -147,9 +162,17 @@ def _train_and_register(tmp: Path, uri: str, cases: list[str]) -> dict[str, str]
     versions = {}
     for case in cases:
         task, extra = CASES[case]
-        cfg = load_config(ROOT / "configs" / task / "tiny.yaml", [
-            f"train.storage_path={tmp / 'ray'}", "train.num_workers=1", f"tracking.tracking_uri={uri}",
-            "train.epochs=1", "train.max_steps_per_epoch=2", *extra])
+        cfg = load_config(
+            ROOT / "configs" / task / "tiny.yaml",
+            [
+                f"train.storage_path={tmp / 'ray'}",
+                "train.num_workers=1",
+                f"tracking.tracking_uri={uri}",
+                "train.epochs=1",
+                "train.max_steps_per_epoch=2",
+                *extra,
+            ],
+        )
         result = run_training(cfg)
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(cfg.tracking.experiment)  # registry._has_logged_model looks in the active one
@@ -161,8 +184,10 @@ def _train_and_register(tmp: Path, uri: str, cases: list[str]) -> dict[str, str]
 def _payloads(tmp: Path) -> dict[str, Path]:
     from seqlab.data.synthetic import synthetic_weather
 
-    review = ("This film was a wonderful surprise: the story is moving, the actors are brilliant and the "
-              "plot never drags. I loved every minute and would watch it again.")
+    review = (
+        "This film was a wonderful surprise: the story is moving, the actors are brilliant and the "
+        "plot never drags. I loved every minute and would watch it again."
+    )
     rows = synthetic_weather(240, seed=7)
     rows["time"] = rows["time"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     out = {"sentiment": tmp / "sentiment.json", "forecast": tmp / "forecast.json"}
@@ -185,24 +210,47 @@ def _wait_http(url: str, timeout_s: float = 120.0) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout_s:.0f}s")
 
 
-def _load_process(url: str, payload: Path, concurrency: int, duration_s: float, warmup_s: float) -> dict[str, Any]:
+def _load_process(
+    url: str, payload: Path, concurrency: int, duration_s: float, warmup_s: float
+) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--load", url, "--payload", str(payload), "--concurrency", str(concurrency),
-         "--duration", str(duration_s), "--warmup", str(warmup_s)],
-        capture_output=True, text=True, timeout=duration_s + warmup_s + 120)
+        [
+            sys.executable,
+            __file__,
+            "--load",
+            url,
+            "--payload",
+            str(payload),
+            "--concurrency",
+            str(concurrency),
+            "--duration",
+            str(duration_s),
+            "--warmup",
+            str(warmup_s),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration_s + warmup_s + 120,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"load generator failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per point")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--store", default=None,
-                        help="reuse a folder from an earlier run (its mlflow.db has the champions): no training")
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="reuse a folder from an earlier run (its mlflow.db has the champions): no training",
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: run as the load generator
     parser.add_argument("--payload", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)  # internal: the baseline
@@ -218,7 +266,6 @@ def main() -> int:
 
     import ray
     from ray import serve
-
     from seqlab.runtime import DRIVER_RESOURCE
     from seqlab.serve import ServeArgs
     from seqlab.serve.deploy import deploy
@@ -228,31 +275,64 @@ def main() -> int:
     os.environ["MLFLOW_TRACKING_URI"] = uri
     cwd = os.getcwd()
     os.chdir(tmp)  # the SQLite store's default artefact root is ./mlruns: keep it in the temp folder
-    ray.init(num_cpus=4, include_dashboard=False, object_store_memory=512 * 1024 * 1024,
-             resources={DRIVER_RESOURCE: 4}, log_to_driver=False)
+    ray.init(
+        num_cpus=4,
+        include_dashboard=False,
+        object_store_memory=512 * 1024 * 1024,
+        resources={DRIVER_RESOURCE: 4},
+        log_to_driver=False,
+    )
     baseline = None
     try:
         if not args.store:
             t0 = time.perf_counter()
             versions = _train_and_register(tmp, uri, args.cases)
-            print(f"[bench] trained and registered {versions} in {time.perf_counter() - t0:.0f}s; "
-                  f"reuse with --store {tmp}", flush=True)
+            print(
+                f"[bench] trained and registered {versions} in {time.perf_counter() - t0:.0f}s; "
+                f"reuse with --store {tmp}",
+                flush=True,
+            )
         serve_port, base_port = _free_port(), _free_port()
-        deploy([ServeArgs(task=CASES[c][0], name=c, registered_model=f"seqlab-{c}", tracking_uri=uri)
-                for c in args.cases], port=serve_port)
-        baseline = subprocess.Popen([sys.executable, __file__, "--baseline", "--tracking-uri", uri,
-                                     "--port", str(base_port), "--cases", *args.cases], cwd=tmp)
+        deploy(
+            [
+                ServeArgs(task=CASES[c][0], name=c, registered_model=f"seqlab-{c}", tracking_uri=uri)
+                for c in args.cases
+            ],
+            port=serve_port,
+        )
+        baseline = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--baseline",
+                "--tracking-uri",
+                uri,
+                "--port",
+                str(base_port),
+                "--cases",
+                *args.cases,
+            ],
+            cwd=tmp,
+        )
         _wait_http(f"http://{HOST}:{base_port}/healthz")
         payloads = _payloads(tmp)
         rows = []
         for case in args.cases:
             for c in args.concurrency:
                 for server, port in (("serve", serve_port), ("baseline", base_port)):
-                    r = _load_process(f"http://{HOST}:{port}/{case}/predict", payloads[CASES[case][0]], c,
-                                      args.duration, args.warmup)
+                    r = _load_process(
+                        f"http://{HOST}:{port}/{case}/predict",
+                        payloads[CASES[case][0]],
+                        c,
+                        args.duration,
+                        args.warmup,
+                    )
                     rows.append((case, c, server, r))
-                    print(f"[bench] {case} c={c} {server}: {r['rps']:.0f} req/s p99 {r['p99_ms']:.1f} ms "
-                          f"failures {r['failures']} {r['errors'] or ''}", flush=True)
+                    print(
+                        f"[bench] {case} c={c} {server}: {r['rps']:.0f} req/s p99 {r['p99_ms']:.1f} ms "
+                        f"failures {r['failures']} {r['errors'] or ''}",
+                        flush=True,
+                    )
         _print_table(rows, max(args.concurrency))
     finally:
         if baseline is not None:
@@ -265,11 +345,16 @@ def main() -> int:
 
 
 def _print_table(rows: list[tuple[str, int, str, dict[str, Any]]], top: int) -> None:
-    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; one load-generator process per point\n")
+    print(
+        f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+        "one load-generator process per point\n"
+    )
     print(f"{'case':<16} {'conc':>4}  {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failures':>8}")
     for task, c, server, r in rows:
-        print(f"{task:<16} {c:>4}  {server:<8} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-              f"{r['failures']:>8d}")
+        print(
+            f"{task:<16} {c:>4}  {server:<8} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+            f"{r['failures']:>8d}"
+        )
     print()
     for task in dict.fromkeys(t for t, *_ in rows):
         at = {server: r for t, c, server, r in rows if t == task and c == top}
@@ -277,9 +362,11 @@ def _print_table(rows: list[tuple[str, int, str, dict[str, Any]]], top: int) -> 
             continue
         s, b = at["serve"], at["baseline"]
         ok = s["rps"] >= b["rps"] and s["p99_ms"] <= 2 * b["p99_ms"] and s["failures"] == 0
-        print(f"{task} at concurrency {top}: throughput {s['rps'] / b['rps']:.2f}x baseline, "
-              f"p99 {s['p99_ms'] / b['p99_ms']:.2f}x baseline, failures {s['failures']} -> "
-              f"{'meets' if ok else 'MISSES'} the target (>= 1x throughput, <= 2x p99, 0 failures)")
+        print(
+            f"{task} at concurrency {top}: throughput {s['rps'] / b['rps']:.2f}x baseline, "
+            f"p99 {s['p99_ms'] / b['p99_ms']:.2f}x baseline, failures {s['failures']} -> "
+            f"{'meets' if ok else 'MISSES'} the target (>= 1x throughput, <= 2x p99, 0 failures)"
+        )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # Ray workers start fresh interpreters: keep them single-threaded and quiet on a 2-core machine.
 os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 

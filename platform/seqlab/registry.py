@@ -92,8 +92,7 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
         raise TrackingError(f"run {run_id} has no metric {key!r}; was it trained by seqlab to the end?")
     value = float(run.data.metrics[key])
     fingerprint = run.data.tags.get(FINGERPRINT_TAG, "")
-    if not any(a.path == "model" or a.path.startswith("model") for a in c.list_artifacts(run_id)) and \
-            not _has_logged_model(run_id, uri):
+    if not _has_logged_model(run_id, uri):
         raise TrackingError(f"run {run_id} has no logged model; train with tracking.log_model=true")
 
     current = _champion(c, name)
@@ -126,12 +125,12 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
 
 
 def _has_logged_model(run_id: str, uri: str) -> bool:
-    """MLflow 3 logs models as LoggedModel entities linked to the run, not always as run artefacts."""
+    """Whether ``runs:/<run_id>/model`` resolves (MLflow 3 keeps models as LoggedModel entities)."""
     import mlflow
 
     mlflow.set_tracking_uri(uri)
     try:
-        models = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
+        mlflow.models.get_model_info(f"runs:/{run_id}/model")
     except Exception:
         return False
-    return len(models) > 0
+    return True

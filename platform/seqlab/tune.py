@@ -280,6 +280,9 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     from ray import tune
 
     from seqlab.registry import promote as promote_run
+
+    # Trials checkpoint every epoch so a killed sweep can resume; Tune warns about the snapshots that causes.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     from seqlab.runtime import init_ray
 
     init_ray()
@@ -328,7 +331,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
             param_space={k: _domain(v) for k, v in sweep.cfg.space.items()},
             tune_config=tune.TuneConfig(
                 metric=task.metric, mode=task.mode, num_samples=sweep.cfg.num_samples,
-                max_concurrent_trials=sweep.cfg.max_concurrent_trials, search_alg=_searcher(sweep, task),
+                search_alg=_searcher(sweep),
                 scheduler=_scheduler(sched_name, base.train.epochs, sweep.cfg), reuse_actors=True),
             run_config=tune.RunConfig(name=sweep_name, storage_path=storage, verbose=1,
                                       failure_config=tune.FailureConfig(fail_fast=False),
@@ -358,14 +361,16 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     return SweepResult(sweep_name, parent_run_id, trials, best, promotion, total_epochs, wall)
 
 
-def _searcher(sweep: Sweep, task: Any) -> Any:
+def _searcher(sweep: Sweep) -> Any:
+    """Optuna (model-based), or Tune's variant generator for grid and random (seeded, with its own limit)."""
     if sweep.cfg.searcher == "optuna":
+        from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
-        return OptunaSearch(seed=sweep.cfg.seed)
+        return ConcurrencyLimiter(OptunaSearch(seed=sweep.cfg.seed), max_concurrent=sweep.cfg.max_concurrent_trials)
     from ray.tune.search import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=sweep.cfg.seed)
+    return BasicVariantGenerator(random_state=sweep.cfg.seed, max_concurrent=sweep.cfg.max_concurrent_trials)
 
 
 def _scheduler(name: str, epochs: int, sweep: SweepConfig) -> Any:
@@ -406,13 +411,18 @@ def _close_stopped_runs(uri: str, parent_run_id: str, trials: list[dict[str, Any
     runs = c.search_runs([c.get_run(parent_run_id).info.experiment_id],
                          filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=1000)
     by_trial = {t["trial"]: t for t in trials}
+    groups: dict[str, list[Any]] = {}
     for run in runs:
-        trial = by_trial.get(run.data.tags.get("seqlab.trial_id", ""))
-        if trial is not None:
-            trial["mlflow_run_id"] = run.info.run_id
-        if run.info.status != "RUNNING":
+        groups.setdefault(run.data.tags.get("seqlab.trial_id", ""), []).append(run)
+    for trial_id, trial_runs in groups.items():
+        trial = by_trial.get(trial_id)
+        done = [r for r in trial_runs if r.info.status == "FINISHED"]
+        for run in trial_runs:  # a RUNNING run is stale: its trial was stopped, failed, or restarted on resume
+            if run.info.status == "RUNNING":
+                failed = trial is not None and trial["status"] == "error"
+                c.set_terminated(run.info.run_id, status="FAILED" if failed else "KILLED")
+        if trial is None:
             continue
-        status = "FAILED" if trial is not None and trial["status"] == "error" else "KILLED"
-        c.set_terminated(run.info.run_id, status=status)
-        if trial is not None and trial["status"] == "finished":
+        trial["mlflow_run_id"] = (done or trial_runs)[0].info.run_id
+        if not done and trial["status"] == "finished":
             trial["status"] = "stopped early"

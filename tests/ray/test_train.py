@@ -34,7 +34,7 @@ def test_sentiment_two_workers_tracked_and_loadable(tmp_path: Path, mlflow_uri: 
 
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
     assert 0.0 <= result.test_metrics["test_accuracy"] <= 1.0
-    client = mlflow.MlflowClient(mlflow_uri)
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["model.name"] == "gru" and run.data.params["train.num_workers"] == "2"
@@ -56,7 +56,7 @@ def test_forecast_two_workers_predicts_from_raw_rows(tmp_path: Path, mlflow_uri:
     result = run_training(cfg)
 
     assert result.metrics["val_mae"] > 0 and np.isfinite(result.test_metrics["test_mae_degrees"])
-    client = mlflow.MlflowClient(mlflow_uri)
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     assert [m.step for m in client.get_metric_history(result.run_id, "val_mae")] == [1, 2, 3]
     rows = synthetic_weather(60, seed=3).sample(frac=1.0, random_state=0)  # any order is fine
     rows["time"] = rows["time"].dt.strftime("%Y-%m-%dT%H:%M:%S")

@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from serve_helpers import ROOT, TASKS
-
-
-@dataclass
-class Registry:
-    uri: str
-    run_ids: dict[str, str]
-    versions: dict[str, str]
+from serve_helpers import ROOT, TASKS, Registry
 
 
 @pytest.fixture(scope="module")
 def registry(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """Both tiny configs trained once (1 worker) and promoted; the store lives in a temp folder."""
     import mlflow
-
     from seqlab.config import load_config
     from seqlab.registry import promote
     from seqlab.train import run_training
@@ -35,15 +27,25 @@ def registry(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         os.chdir(tmp)  # the SQLite store's default artefact root is ./mlruns: keep it in the temp folder
         try:
-            for task in TASKS:
-                cfg = load_config(ROOT / "configs" / task / "tiny.yaml",
-                                  [f"train.storage_path={tmp / 'ray'}", "train.num_workers=1",
-                                   f"tracking.tracking_uri={uri}"])
-                result = run_training(cfg)
+            cfgs = {
+                task: load_config(
+                    ROOT / "configs" / task / "tiny.yaml",
+                    [
+                        f"train.storage_path={tmp / 'ray'}",
+                        "train.num_workers=1",
+                        f"tracking.tracking_uri={uri}",
+                    ],
+                )
+                for task in TASKS
+            }
+            # side by side: each fit is mostly Ray Train start-up, which overlaps well even on 2 cores
+            with ThreadPoolExecutor(len(TASKS)) as pool:
+                results = dict(zip(TASKS, pool.map(run_training, cfgs.values())))
+            mlflow.set_tracking_uri(uri)
+            # registry._has_logged_model searches the active experiment only
+            mlflow.set_experiment(cfgs["sentiment"].tracking.experiment)
+            for task, result in results.items():
                 assert result.run_id is not None
-                # registry._has_logged_model searches the active experiment only
-                mlflow.set_tracking_uri(uri)
-                mlflow.set_experiment(cfg.tracking.experiment)
                 promotion = promote(uri, task, result.run_id)
                 assert promotion.promoted and promotion.version is not None, promotion.reason
                 run_ids[task], versions[task] = result.run_id, promotion.version

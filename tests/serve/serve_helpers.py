@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ TASKS = ("sentiment", "forecast")
 def make_state(task: str, seed: int = 0) -> dict[str, Any]:
     """A checkpoint-like state with preprocessing fitted on the tiny config's data and untrained weights."""
     import torch
-
     from seqlab.config import config_to_dict, load_config
     from seqlab.tasks import get_task
 
@@ -22,8 +22,12 @@ def make_state(task: str, seed: int = 0) -> dict[str, Any]:
     prepared = t.prepare(cfg)
     torch.manual_seed(seed)
     module = t.build_model(cfg, prepared.preprocessing)
-    return {"config": config_to_dict(cfg), "preprocessing": prepared.preprocessing,
-            "best_model_state": module.state_dict(), "best_metrics": {f"val_{t.metric[4:]}": 0.5, "epoch": 1}}
+    return {
+        "config": config_to_dict(cfg),
+        "preprocessing": prepared.preprocessing,
+        "best_model_state": module.state_dict(),
+        "best_metrics": {f"val_{t.metric[4:]}": 0.5, "epoch": 1},
+    }
 
 
 def weather_rows(n: int = 30, seed: int = 1, shuffle: bool = True) -> list[dict[str, Any]]:
@@ -41,3 +45,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass
+class Registry:
+    """A temp MLflow store with a champion per task (the ``registry`` fixture)."""
+
+    uri: str
+    run_ids: dict[str, str]
+    versions: dict[str, str]

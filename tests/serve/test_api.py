@@ -16,14 +16,13 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from serve_helpers import ROOT, make_state, weather_rows
-
 from seqlab.errors import ConfigError
 from seqlab.pyfunc import LoadedModel
 from seqlab.serve.http import make_api, make_health_api
 from seqlab.serve.model import ServedModel
 from seqlab.serve.schemas import ServeArgs
 from seqlab.serve.service import ModelService
+from serve_helpers import ROOT, make_state, weather_rows
 
 JSON = {"content-type": "application/json"}
 
@@ -53,8 +52,9 @@ def forecast(loaded: dict[str, LoadedModel], tmp_path: Path) -> Iterator[tuple[T
         yield client, svc
 
 
-def test_sentiment_predicts_and_reports_truncation(sentiment: tuple[TestClient, ModelService],
-                                                   loaded: dict[str, LoadedModel]) -> None:
+def test_sentiment_predicts_and_reports_truncation(
+    sentiment: tuple[TestClient, ModelService], loaded: dict[str, LoadedModel]
+) -> None:
     client, _ = sentiment
     long_text = " ".join(["wonderful"] * 40)  # maxlen is 16 words in the tiny config
     r = client.post("/predict", json={"texts": ["A great film.", long_text]})
@@ -65,7 +65,9 @@ def test_sentiment_predicts_and_reports_truncation(sentiment: tuple[TestClient, 
     assert 0.0 <= first["probability"] <= 1.0 and first["label"] in ("positive", "negative")
     assert (first["truncated"], second["truncated"], second["tokens"]) == (False, True, 40)
     offline = loaded["sentiment"].predict(["A great film.", long_text])
-    assert [p["probability"] for p in body["predictions"]] == pytest.approx([o["probability"] for o in offline])
+    assert [p["probability"] for p in body["predictions"]] == pytest.approx(
+        [o["probability"] for o in offline]
+    )
 
 
 def test_sentiment_info_ready_health_and_docs(sentiment: tuple[TestClient, ModelService]) -> None:
@@ -80,19 +82,23 @@ def test_sentiment_info_ready_health_and_docs(sentiment: tuple[TestClient, Model
     assert {"/predict", "/info", "/healthz", "/readyz"} <= set(paths)
 
 
-@pytest.mark.parametrize("body, field", [
-    (b'{"texts": ["a", ', "body"),                       # malformed JSON
-    (b'{"texts": [1, 2]}', "texts[0]"),                  # wrong item type
-    (b'{"texts": "a review"}', "texts"),                 # not a list
-    (b'{}', "texts"),                                    # missing field
-    (b'{"text": ["a"]}', "text"),                        # unknown field (typo)
-    (b'{"texts": []}', "texts"),                         # empty list
-    (b'{"texts": ["fine", "   \\n "]}', "texts[1]"),    # whitespace-only text
-    (b'{"texts": [""]}', "texts[0]"),                    # empty text
-    (b'[1, 2]', "body"),                                 # not an object
-])
-def test_sentiment_bad_payloads_are_422_naming_the_field(sentiment: tuple[TestClient, ModelService],
-                                                         body: bytes, field: str) -> None:
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b'{"texts": ["a", ', "body"),  # malformed JSON
+        (b'{"texts": [1, 2]}', "texts[0]"),  # wrong item type
+        (b'{"texts": "a review"}', "texts"),  # not a list
+        (b"{}", "texts"),  # missing field
+        (b'{"text": ["a"]}', "text"),  # unknown field (typo)
+        (b'{"texts": []}', "texts"),  # empty list
+        (b'{"texts": ["fine", "   \\n "]}', "texts[1]"),  # whitespace-only text
+        (b'{"texts": [""]}', "texts[0]"),  # empty text
+        (b"[1, 2]", "body"),  # not an object
+    ],
+)
+def test_sentiment_bad_payloads_are_422_naming_the_field(
+    sentiment: tuple[TestClient, ModelService], body: bytes, field: str
+) -> None:
     client, _ = sentiment
     r = client.post("/predict", content=body, headers=JSON)
     assert r.status_code == 422, r.text
@@ -115,8 +121,9 @@ def test_sentiment_limits_are_413(sentiment: tuple[TestClient, ModelService]) ->
     assert labels == {"positive"}
 
 
-def test_forecast_predicts_from_rows_in_any_order(forecast: tuple[TestClient, ModelService],
-                                                  loaded: dict[str, LoadedModel]) -> None:
+def test_forecast_predicts_from_rows_in_any_order(
+    forecast: tuple[TestClient, ModelService], loaded: dict[str, LoadedModel]
+) -> None:
     client, _ = forecast
     rows = weather_rows(30)
     r = client.post("/predict", json={"rows": rows})
@@ -125,13 +132,18 @@ def test_forecast_predicts_from_rows_in_any_order(forecast: tuple[TestClient, Mo
     offline = loaded["forecast"].predict(rows)[0]
     assert body["prediction"] == pytest.approx(offline["prediction"])
     assert (body["unit"], body["target"], body["delay"], body["version"]) == ("degF", "temp", 6, "7")
-    assert body["last_time"] == "2013-01-02T05:00:00+00:00" and body["target_time"] == "2013-01-02T11:00:00+00:00"
+    assert (
+        body["last_time"] == "2013-01-02T05:00:00+00:00"
+        and body["target_time"] == "2013-01-02T11:00:00+00:00"
+    )
     info = client.get("/info").json()
     assert info["window"] == {"lookback": 24, "step": 2, "delay": 6, "freq_s": 3600.0}
     assert info["features"] == ["time", "temp", "dewp", "humid", "pressure", "wind_speed"]
 
 
-def _rows_with(change: dict[str, Any] | None = None, drop: str | None = None, n: int = 30) -> list[dict[str, Any]]:
+def _rows_with(
+    change: dict[str, Any] | None = None, drop: str | None = None, n: int = 30
+) -> list[dict[str, Any]]:
     rows = weather_rows(n)
     for i, row in enumerate(rows):
         if drop:
@@ -141,20 +153,24 @@ def _rows_with(change: dict[str, Any] | None = None, drop: str | None = None, n:
     return rows
 
 
-@pytest.mark.parametrize("rows, expected", [
-    (_rows_with(n=5), "need at least 24"),
-    (_rows_with(drop="humid"), "missing fields ['humid']"),
-    (_rows_with({"humid": None}), "rows[0].humid"),
-    (_rows_with({"humid": "muggy"}), "rows[0].humid"),
-    (_rows_with({"humid": True}), "humid"),
-    (_rows_with({"humid": {"value": 3}}), "humid"),
-    (_rows_with({"time": "2020-01-01T00:00:00"}), "duplicate time"),
-    (_rows_with({"time": "not a time"}), "unparseable time"),
-    ([1, 2, 3], "rows[0]"),
-    ([], "rows"),
-])
-def test_forecast_bad_rows_are_422_naming_the_field(forecast: tuple[TestClient, ModelService],
-                                                    rows: list[Any], expected: str) -> None:
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        (_rows_with(n=5), "need at least 24"),
+        (_rows_with(drop="humid"), "missing fields ['humid']"),
+        (_rows_with({"humid": None}), "rows[0].humid"),
+        (_rows_with({"humid": "muggy"}), "rows[0].humid"),
+        (_rows_with({"humid": True}), "humid"),
+        (_rows_with({"humid": {"value": 3}}), "humid"),
+        (_rows_with({"time": "2020-01-01T00:00:00"}), "duplicate time"),
+        (_rows_with({"time": "not a time"}), "unparseable time"),
+        ([1, 2, 3], "rows[0]"),
+        ([], "rows"),
+    ],
+)
+def test_forecast_bad_rows_are_422_naming_the_field(
+    forecast: tuple[TestClient, ModelService], rows: list[Any], expected: str
+) -> None:
     client, _ = forecast
     r = client.post("/predict", json={"rows": rows})
     assert r.status_code == 422, r.text
@@ -163,7 +179,9 @@ def test_forecast_bad_rows_are_422_naming_the_field(forecast: tuple[TestClient, 
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
-def test_forecast_non_finite_json_numbers_are_422(forecast: tuple[TestClient, ModelService], literal: str) -> None:
+def test_forecast_non_finite_json_numbers_are_422(
+    forecast: tuple[TestClient, ModelService], literal: str
+) -> None:
     client, _ = forecast
     body = json.dumps({"rows": weather_rows(30)}).replace('"humid": ', f'"humid": {literal}, "ignored": ', 1)
     r = client.post("/predict", content=body, headers=JSON)
@@ -187,7 +205,9 @@ def test_batched_paths_split_answers_per_request(loaded: dict[str, LoadedModel])
     assert isinstance(out[1], DataError) and "need at least 24" in str(out[1])
     for rows, answer in ((good, out[0]), (other, out[2])):
         alone = loaded["forecast"].predict(rows)[0]
-        assert isinstance(answer, dict) and answer["prediction"] == pytest.approx(alone["prediction"], abs=1e-6)
+        assert isinstance(answer, dict) and answer["prediction"] == pytest.approx(
+            alone["prediction"], abs=1e-6
+        )
         assert answer["target_time"] == alone["target_time"]
     sentiment = ServedModel(loaded["sentiment"], "seqlab-sentiment", "1", None, "champion")
     split = predict_texts(sentiment, [["a good film"], ["bad", "dull plot", "fun"]], threshold=0.5)
@@ -210,7 +230,10 @@ def test_no_model_answers_503_with_the_reason(tmp_path: Path) -> None:
 
 
 def test_root_readyz_names_the_apps_that_are_not_ready() -> None:
-    statuses = {"sentiment": {"ready": True, "version": "1"}, "forecast": {"ready": False, "reason": "no champion"}}
+    statuses = {
+        "sentiment": {"ready": True, "version": "1"},
+        "forecast": {"ready": False, "reason": "no champion"},
+    }
 
     async def check() -> dict[str, dict[str, Any]]:
         return statuses
@@ -242,7 +265,6 @@ def _validate(args: dict[str, Any]) -> ServeArgs:
 
 def test_serve_yaml_is_a_valid_serve_config_and_builds() -> None:
     from ray.serve.schema import ServeDeploySchema
-
     from seqlab.serve.app import build_app, build_health
     from seqlab.serve.deploy import load_serve_file
 
@@ -258,7 +280,12 @@ def test_serve_yaml_is_a_valid_serve_config_and_builds() -> None:
 
 
 def test_serve_path_never_imports_training_code() -> None:
-    code = ("import sys, seqlab.serve.app, seqlab.serve.deploy; "
-            "bad = [m for m in sys.modules if m in ('seqlab.train', 'seqlab.tune')]; print(bad); sys.exit(bool(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, seqlab.serve.app, seqlab.serve.deploy; "
+        "bad = [m for m in sys.modules if m in ('seqlab.train', 'seqlab.tune')]; "
+        "print(bad); sys.exit(bool(bad))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stdout + out.stderr

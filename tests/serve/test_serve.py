@@ -11,18 +11,18 @@ from typing import Any
 import httpx
 import mlflow
 import pytest
-from conftest import Registry
-from serve_helpers import free_port, weather_rows
-
 from seqlab.serve import ServeArgs
 from seqlab.serve.deploy import deploy
+from serve_helpers import Registry, free_port, weather_rows
 
 TEXTS = ["A wonderful, moving film.", "Boring and awful, a waste.", " ".join(["great"] * 30)]
 
 
 def _apps(registry: Registry, *extra: ServeArgs) -> list[ServeArgs]:
     # half a CPU each: the session's Ray has 4 logical CPUs and the trainings are done
-    return [ServeArgs(task=t, tracking_uri=registry.uri, num_cpus=0.5) for t in ("sentiment", "forecast")] + list(extra)
+    return [
+        ServeArgs(task=t, tracking_uri=registry.uri, num_cpus=0.5) for t in ("sentiment", "forecast")
+    ] + list(extra)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +50,16 @@ def test_every_endpoint_answers(http: httpx.Client, registry: Registry) -> None:
     assert http.get("/healthz").json() == {"status": "ok"}
     ready = http.get("/readyz")
     assert ready.status_code == 200 and set(ready.json()["apps"]) == {"sentiment", "forecast"}
-    for task, window in (("sentiment", {"maxlen": 16}), ("forecast", {"lookback": 24, "step": 2, "delay": 6})):
+    for task, window in (
+        ("sentiment", {"maxlen": 16}),
+        ("forecast", {"lookback": 24, "step": 2, "delay": 6}),
+    ):
         info = http.get(f"/{task}/info").json()
         assert (info["model"], info["version"], info["run_id"]) == (
-            f"seqlab-{task}", registry.versions[task], registry.run_ids[task])
+            f"seqlab-{task}",
+            registry.versions[task],
+            registry.run_ids[task],
+        )
         assert window.items() <= info["window"].items() and info["metrics"]
         assert http.get(f"/{task}/readyz").json()["ready"] is True
         assert http.get(f"/{task}/docs").status_code == 200
@@ -96,23 +102,47 @@ def test_concurrent_requests_answer_as_alone(http: httpx.Client, base: str) -> N
         assert answer["probability"] == pytest.approx(alone[i % 3]["probability"], abs=1e-6)
 
 
-@pytest.mark.parametrize("path, kwargs, status, expected", [
-    ("/sentiment/predict", {"content": b'{"texts": ["a",', "headers": {"content-type": "application/json"}}, 422,
-     "malformed JSON"),
-    ("/sentiment/predict", {"json": {"texts": ["  "]}}, 422, "texts[0]"),
-    ("/sentiment/predict", {"json": {"texts": [3]}}, 422, "texts[0]"),
-    ("/sentiment/predict", {"json": {"texts": []}}, 422, "texts"),
-    ("/sentiment/predict", {"json": {"texts": ["a"] * 65}}, 413, "at most 64"),
-    ("/sentiment/predict", {"content": b"x" * 2_000_000}, 413, "1048576"),
-    ("/forecast/predict", {"json": {"rows": weather_rows(10)}}, 422, "need at least 24"),
-    ("/forecast/predict", {"json": {"rows": [dict(r, temp="warm") for r in weather_rows(30)]}}, 422, ".temp"),
-    ("/forecast/predict", {"json": {"rows": [dict(r, time="2020-01-01") for r in weather_rows(30)]}}, 422,
-     "duplicate time"),
-    ("/forecast/predict", {"content": b'{"rows": [{"time": "2020-01-01", "temp": NaN}]}',
-                           "headers": {"content-type": "application/json"}}, 422, "finite"),
-])
-def test_bad_input_is_4xx_and_the_replica_keeps_answering(http: httpx.Client, path: str, kwargs: dict[str, Any],
-                                                           status: int, expected: str) -> None:
+@pytest.mark.parametrize(
+    "path, kwargs, status, expected",
+    [
+        (
+            "/sentiment/predict",
+            {"content": b'{"texts": ["a",', "headers": {"content-type": "application/json"}},
+            422,
+            "malformed JSON",
+        ),
+        ("/sentiment/predict", {"json": {"texts": ["  "]}}, 422, "texts[0]"),
+        ("/sentiment/predict", {"json": {"texts": [3]}}, 422, "texts[0]"),
+        ("/sentiment/predict", {"json": {"texts": []}}, 422, "texts"),
+        ("/sentiment/predict", {"json": {"texts": ["a"] * 65}}, 413, "at most 64"),
+        ("/sentiment/predict", {"content": b"x" * 2_000_000}, 413, "1048576"),
+        ("/forecast/predict", {"json": {"rows": weather_rows(10)}}, 422, "need at least 24"),
+        (
+            "/forecast/predict",
+            {"json": {"rows": [dict(r, temp="warm") for r in weather_rows(30)]}},
+            422,
+            ".temp",
+        ),
+        (
+            "/forecast/predict",
+            {"json": {"rows": [dict(r, time="2020-01-01") for r in weather_rows(30)]}},
+            422,
+            "duplicate time",
+        ),
+        (
+            "/forecast/predict",
+            {
+                "content": b'{"rows": [{"time": "2020-01-01", "temp": NaN}]}',
+                "headers": {"content-type": "application/json"},
+            },
+            422,
+            "finite",
+        ),
+    ],
+)
+def test_bad_input_is_4xx_and_the_replica_keeps_answering(
+    http: httpx.Client, path: str, kwargs: dict[str, Any], status: int, expected: str
+) -> None:
     r = http.post(path, **kwargs)
     assert r.status_code == status, r.text
     assert expected in r.text
@@ -120,10 +150,17 @@ def test_bad_input_is_4xx_and_the_replica_keeps_answering(http: httpx.Client, pa
     assert http.post(path, json=ok).status_code == 200
 
 
-def test_an_app_without_champion_starts_and_says_why(http: httpx.Client, registry: Registry, base: str) -> None:
+def test_an_app_without_champion_starts_and_says_why(
+    http: httpx.Client, registry: Registry, base: str
+) -> None:
     port = int(base.rsplit(":", 1)[1])
-    empty = ServeArgs(task="sentiment", name="nochamp", registered_model="seqlab-nothing",
-                      tracking_uri=registry.uri, num_cpus=0.5)
+    empty = ServeArgs(
+        task="sentiment",
+        name="nochamp",
+        registered_model="seqlab-nothing",
+        tracking_uri=registry.uri,
+        num_cpus=0.5,
+    )
     deploy(_apps(registry, empty), port=port)
     try:
         ready = http.get("/nochamp/readyz")
@@ -139,7 +176,9 @@ def test_an_app_without_champion_starts_and_says_why(http: httpx.Client, registr
     assert http.get("/nochamp/readyz").status_code == 404
 
 
-def test_new_champion_takes_over_without_failed_requests(http: httpx.Client, registry: Registry, base: str) -> None:
+def test_new_champion_takes_over_without_failed_requests(
+    http: httpx.Client, registry: Registry, base: str
+) -> None:
     from seqlab.registry import promote
 
     port = int(base.rsplit(":", 1)[1])

@@ -33,7 +33,9 @@ class ModelServer(ModelService):
         return make_api(self)
 
 
-@serve.deployment(name=HEALTH_SERVER, num_replicas=1, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=32)
+@serve.deployment(
+    name=HEALTH_SERVER, num_replicas=1, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=32
+)
 @serve.ingress()
 class HealthServer:
     """Root ``/healthz`` and ``/readyz``: asks each model app's replica for ``model_status()``."""
@@ -49,13 +51,17 @@ class HealthServer:
         try:
             if app not in self._handles:
                 self._handles[app] = await asyncio.to_thread(serve.get_app_handle, app)
-            status: dict[str, Any] = await asyncio.wait_for(self._handles[app].model_status.remote(),
-                                                             self.args.timeout_s)
+            status: dict[str, Any] = await asyncio.wait_for(
+                self._handles[app].model_status.remote(), self.args.timeout_s
+            )
             return status
-        except Exception as exc:  # not deployed, deleted, or too busy to answer in time
+        except Exception as exc:  # noqa: BLE001  # not deployed, deleted, or too busy to answer in time
             self._handles.pop(app, None)
-            return {"ready": False, "reason": f"application '{app}' did not answer: {type(exc).__name__}: "
-                    f"{str(exc)[:200] or 'timed out'}"}
+            return {
+                "ready": False,
+                "reason": f"application '{app}' did not answer: {type(exc).__name__}: "
+                f"{str(exc)[:200] or 'timed out'}",
+            }
 
     async def statuses(self) -> dict[str, dict[str, Any]]:
         results = await asyncio.gather(*(self._status(app) for app in self.args.apps))
@@ -74,10 +80,12 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
     a: ServeArgs = validate_args(ServeArgs, args, "serve app args")
     # resolved where the app is built, so replicas (other working folders) read the same store
     a = a.model_copy(update={"tracking_uri": resolve_tracking_uri(a.tracking_uri)})
-    return ModelServer.options(**a.deployment_options()).bind(a.init_args())
+    deployment: Any = ModelServer  # @serve.deployment made the class a Deployment
+    return deployment.options(**a.deployment_options()).bind(a.init_args())  # type: ignore[no-any-return]
 
 
 def build_health(args: dict[str, Any] | HealthArgs | None = None) -> Application:
     """The root application answering ``/healthz`` and ``/readyz`` for the model apps in ``args.apps``."""
     h: HealthArgs = validate_args(HealthArgs, args, "health app args")
-    return HealthServer.options(user_config=h.model_dump()).bind()
+    deployment: Any = HealthServer
+    return deployment.options(user_config=h.model_dump()).bind()  # type: ignore[no-any-return]

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
 from seqlab.registry import model_name
@@ -46,8 +46,9 @@ def _pin_champion(a: ServeArgs) -> ServeArgs:
     return a.model_copy(update={"model_version": version})
 
 
-def serve_config(apps: Sequence[ServeArgs], host: str = "127.0.0.1", port: int = 8000,
-                 request_timeout_s: float = 30.0) -> dict[str, Any]:
+def serve_config(
+    apps: Sequence[ServeArgs], host: str = "127.0.0.1", port: int = 8000, request_timeout_s: float = 30.0
+) -> dict[str, Any]:
     """The Serve config (the layout of configs/serve.yaml) that runs ``apps`` and the root health app.
 
     ``args`` hold only what replicas are built from; everything else sits in the ``deployments`` entry,
@@ -56,13 +57,33 @@ def serve_config(apps: Sequence[ServeArgs], host: str = "127.0.0.1", port: int =
     applications: list[dict[str, Any]] = []
     for a in apps:
         args = {**a.init_args(), "tracking_uri": resolve_tracking_uri(a.tracking_uri)}
-        applications.append({"name": a.app_name, "route_prefix": a.prefix, "import_path": _BUILD_APP,
-                             "args": args, "deployments": [a.deployment_options()]})
-    applications.append({"name": HEALTH_APP, "route_prefix": "/", "import_path": _BUILD_HEALTH, "args": {},
-                         "deployments": [{"name": HEALTH_SERVER,
-                                          "user_config": HealthArgs(apps=[a.app_name for a in apps]).model_dump()}]})
-    return {"http_options": {"host": host, "port": port, "request_timeout_s": request_timeout_s},
-            "applications": applications}
+        applications.append(
+            {
+                "name": a.app_name,
+                "route_prefix": a.prefix,
+                "import_path": _BUILD_APP,
+                "args": args,
+                "deployments": [a.deployment_options()],
+            }
+        )
+    applications.append(
+        {
+            "name": HEALTH_APP,
+            "route_prefix": "/",
+            "import_path": _BUILD_HEALTH,
+            "args": {},
+            "deployments": [
+                {
+                    "name": HEALTH_SERVER,
+                    "user_config": HealthArgs(apps=[a.app_name for a in apps]).model_dump(),
+                }
+            ],
+        }
+    )
+    return {
+        "http_options": {"host": host, "port": port, "request_timeout_s": request_timeout_s},
+        "applications": applications,
+    }
 
 
 def _wait_running(names: list[str], wait_s: float) -> None:
@@ -97,13 +118,22 @@ def _wait_for_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
             if want is None and not status["ready"]:
                 break  # no champion: the app runs and says why on /readyz
             if time.monotonic() > deadline:
-                raise TrackingError(f"{a.app_name}: serving version {status['version']} after {wait_s:.0f}s, "
-                                    f"not {want}: {status['last_error'] or 'no error reported'}")
+                raise TrackingError(
+                    f"{a.app_name}: serving version {status['version']} after {wait_s:.0f}s, "
+                    f"not {want}: {status['last_error'] or 'no error reported'}"
+                )
             time.sleep(0.2)
 
 
-def deploy(args: ServeArgs | Sequence[ServeArgs], reload: bool = False, *, host: str = "127.0.0.1",
-           port: int = 8000, request_timeout_s: float = 30.0, wait_s: float = 120.0) -> dict[str, str]:
+def deploy(
+    args: ServeArgs | Sequence[ServeArgs],
+    reload: bool = False,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    request_timeout_s: float = 30.0,
+    wait_s: float = 120.0,
+) -> dict[str, str]:
     """Start Serve if needed and make it run exactly these apps (plus the root health app).
 
     Like ``serve deploy``, the apps given are the whole set: others deployed earlier are removed. An app
@@ -139,7 +169,9 @@ def deploy(args: ServeArgs | Sequence[ServeArgs], reload: bool = False, *, host:
     init_ray()
     # What `serve run <config.yaml>` does. `serve.run(app)` would restart every replica on each call: Ray
     # 2.60 gives imperatively deployed code a new random version each time and lets no one pin it.
-    client = serve_start(http_options=config.http_options.model_dump())
+    # the proxy logs every request too unless told otherwise (applies when this call starts Serve)
+    access_log = {"enable_access_log": any(a.access_log for a in apps)}
+    client = serve_start(http_options=config.http_options.model_dump(), global_logging_config=access_log)
     client.deploy_apps(config, _blocking=False)
     _wait_running([*names, HEALTH_APP], wait_s)
     _wait_for_versions(apps, wait_s)
@@ -171,9 +203,15 @@ def load_serve_file(path: str | Path) -> tuple[dict[str, Any], list[ServeArgs]]:
         if entry.get("import_path") == _BUILD_HEALTH:
             continue  # deploy() adds the health app over every model app
         if entry.get("import_path") != _BUILD_APP:
-            raise ConfigError(f"{where}.import_path must be {_BUILD_APP} or {_BUILD_HEALTH}, "
-                              f"got {entry.get('import_path')!r}")
-        merged = {**(entry.get("args") or {}), "name": entry.get("name"), "route_prefix": entry.get("route_prefix")}
+            raise ConfigError(
+                f"{where}.import_path must be {_BUILD_APP} or {_BUILD_HEALTH}, "
+                f"got {entry.get('import_path')!r}"
+            )
+        merged = {
+            **(entry.get("args") or {}),
+            "name": entry.get("name"),
+            "route_prefix": entry.get("route_prefix"),
+        }
         apps.append(validate_args(ServeArgs, merged, where))
     http = tree.get("http_options") or {}
     if not isinstance(http, dict):
@@ -184,14 +222,21 @@ def load_serve_file(path: str | Path) -> tuple[dict[str, Any], list[ServeArgs]]:
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``serve`` to a CLI's subparsers (``seqlab serve``, ``jobs/deploy.py``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="serve the registry's champions over HTTP with Ray Serve (one app per task)")
-    p.add_argument("--config", default=None,
-                   help=f"Serve config YAML (default: {DEFAULT_CONFIG} if present, else both tasks)")
+        "serve", help="serve the registry's champions over HTTP with Ray Serve (one app per task)"
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        help=f"Serve config YAML (default: {DEFAULT_CONFIG} if present, else both tasks)",
+    )
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking/registry URI for every app")
     p.add_argument("--alias", default=None, help="registry alias to serve (default: champion)")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default: the config's, else 8000)")
-    p.add_argument("--reload", action="store_true",
-                   help="switch running apps to the version their alias points at now, without downtime")
+    p.add_argument(
+        "--reload",
+        action="store_true",
+        help="switch running apps to the version their alias points at now, without downtime",
+    )
     p.add_argument("--block", action="store_true", help="keep serving until Ctrl-C")
     return p
 
@@ -203,11 +248,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http, apps = load_serve_file(path)
     else:
         http, apps = {}, [ServeArgs(task="sentiment"), ServeArgs(task="forecast")]
-    update = {k: v for k, v in {"tracking_uri": args.tracking_uri, "alias": args.alias}.items() if v is not None}
+    update = {
+        k: v for k, v in {"tracking_uri": args.tracking_uri, "alias": args.alias}.items() if v is not None
+    }
     apps = [validate_args(ServeArgs, {**a.model_dump(), **update}, "--tracking-uri/--alias") for a in apps]
     port = args.port or int(http.get("port", 8000))
-    urls = deploy(apps, reload=args.reload, host=str(http.get("host", "127.0.0.1")), port=port,
-                  request_timeout_s=float(http.get("request_timeout_s", 30.0)))
+    urls = deploy(
+        apps,
+        reload=args.reload,
+        host=str(http.get("host", "127.0.0.1")),
+        port=port,
+        request_timeout_s=float(http.get("request_timeout_s", 30.0)),
+    )
     for key, url in urls.items():
         print(f"[seqlab] {key:<16} {url}", flush=True)
     if args.block:
@@ -218,13 +270,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             from ray import serve
 
-            serve.shutdown()
+            serve.shutdown()  # type: ignore[no-untyped-call]
     else:
         import os
 
         if not os.environ.get("RAY_ADDRESS"):
-            print("[seqlab] note: this process started its own Ray, so the apps stop when it exits; use --block, "
-                  "or `ray start --head` and RAY_ADDRESS=auto", flush=True)
+            print(
+                "[seqlab] note: this process started its own Ray, so the apps stop when it exits; "
+                "use --block, "
+                "or `ray start --head` and RAY_ADDRESS=auto",
+                flush=True,
+            )
     return 0
 
 
@@ -232,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry for ``jobs/deploy.py``: the ``seqlab serve`` flags, exit 2 on bad input."""
     import sys
 
-    parser = argparse.ArgumentParser(prog="deploy")
+    parser = argparse.ArgumentParser(prog="jobs/deploy.py")
     sub = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(sub)
     ns = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])

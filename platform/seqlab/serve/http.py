@@ -93,8 +93,12 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 
 def _base_api(service: ModelService, title: str) -> FastAPI:
-    api = FastAPI(title=title, version="1", description=f"Registered model `{service.name}`; "
-                  f"see GET /info for the version, window, features and limits.")
+    api = FastAPI(
+        title=title,
+        version="1",
+        description=f"Registered model `{service.name}`; "
+        f"see GET /info for the version, window, features and limits.",
+    )
     api.add_middleware(BodyLimit, limit=lambda: service.settings.max_body_bytes)
 
     @api.exception_handler(RequestValidationError)
@@ -104,7 +108,10 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
         for e in exc.errors():
             field, msg = _where(tuple(e["loc"])), e["msg"].removeprefix("Value error, ")
             if e["type"] == "json_invalid":  # loc holds the character position
-                field, msg = "body", f"malformed JSON at character {e['loc'][-1]}: {e.get('ctx', {}).get('error', msg)}"
+                field, msg = (
+                    "body",
+                    f"malformed JSON at character {e['loc'][-1]}: {e.get('ctx', {}).get('error', msg)}",
+                )
             errors.append({"loc": list(e["loc"]), "field": field, "msg": msg, "type": e["type"]})
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
         message = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:10]) + more
@@ -122,15 +129,23 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @api.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}},
-             summary="Readiness: a model is loaded (503 with the reason otherwise)")
+    @api.get(
+        "/readyz",
+        response_model=ReadyResponse,
+        responses={503: {"model": ReadyResponse}},
+        summary="Readiness: a model is loaded (503 with the reason otherwise)",
+    )
     async def readyz() -> JSONResponse:
         s = service.model_status()
         body = ReadyResponse(ready=s["ready"], model=s["model"], version=s["version"], reason=s["reason"])
         return JSONResponse(body.model_dump(), status_code=200 if s["ready"] else 503)
 
-    @api.get("/info", response_model=InfoResponse, responses={503: _ERRORS[503]},
-             summary="The served model: version, run, window, features, validation metrics, limits")
+    @api.get(
+        "/info",
+        response_model=InfoResponse,
+        responses={503: _ERRORS[503]},
+        summary="The served model: version, run, window, features, validation metrics, limits",
+    )
     async def info() -> InfoResponse:
         return service.info()
 
@@ -140,16 +155,26 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
 def make_sentiment_api(service: ModelService) -> FastAPI:
     api = _base_api(service, "seqlab sentiment")
 
-    @api.post("/predict", response_model=SentimentResponse, responses=_ERRORS,
-              summary="Probability that each review is positive")
+    @api.post(
+        "/predict",
+        response_model=SentimentResponse,
+        responses=_ERRORS,
+        summary="Probability that each review is positive",
+    )
     async def predict(body: SentimentRequest) -> SentimentResponse | JSONResponse:
         limit = service.settings.max_texts
         if len(body.texts) > limit:
-            return JSONResponse({"detail": f"texts: {len(body.texts)} texts sent; at most {limit} per request"},
-                                status_code=413)
+            return JSONResponse(
+                {"detail": f"texts: {len(body.texts)} texts sent; at most {limit} per request"},
+                status_code=413,
+            )
         served, answers = await service.predict(body.texts)
-        return SentimentResponse(model=served.name, version=served.version, maxlen=int(served.window()["maxlen"]),
-                                 predictions=[SentimentPrediction(**a) for a in answers])
+        return SentimentResponse(
+            model=served.name,
+            version=served.version,
+            maxlen=int(served.window()["maxlen"]),
+            predictions=[SentimentPrediction(**a) for a in answers],
+        )
 
     return api
 
@@ -157,15 +182,22 @@ def make_sentiment_api(service: ModelService) -> FastAPI:
 def make_forecast_api(service: ModelService) -> FastAPI:
     api = _base_api(service, "seqlab forecast")
 
-    @api.post("/predict", response_model=ForecastResponse, responses=_ERRORS,
-              summary="The target `delay` rows after the latest of the weather rows sent")
+    @api.post(
+        "/predict",
+        response_model=ForecastResponse,
+        responses=_ERRORS,
+        summary="The target `delay` rows after the latest of the weather rows sent",
+    )
     async def predict(body: ForecastRequest) -> ForecastResponse | JSONResponse:
         limit = service.settings.max_rows
         if len(body.rows) > limit:
-            return JSONResponse({"detail": f"rows: {len(body.rows)} rows sent; at most {limit} per request"},
-                                status_code=413)
+            return JSONResponse(
+                {"detail": f"rows: {len(body.rows)} rows sent; at most {limit} per request"}, status_code=413
+            )
         served, a = await service.predict(body.rows)
-        return ForecastResponse(model=served.name, version=served.version, delay=int(served.window()["delay"]), **a)
+        return ForecastResponse(
+            model=served.name, version=served.version, delay=int(served.window()["delay"]), **a
+        )
 
     return api
 
@@ -187,9 +219,12 @@ def make_health_api(statuses: Callable[[], Awaitable[dict[str, dict[str, Any]]]]
     async def readyz() -> JSONResponse:
         apps = await statuses()
         waiting = {name: s for name, s in apps.items() if not s.get("ready")}
-        body = {"ready": not waiting and bool(apps), "apps": apps,
-                "reason": "; ".join(f"{n}: {s.get('reason')}" for n, s in waiting.items()) or
-                (None if apps else "no model applications are configured")}
+        body = {
+            "ready": not waiting and bool(apps),
+            "apps": apps,
+            "reason": "; ".join(f"{n}: {s.get('reason')}" for n, s in waiting.items())
+            or (None if apps else "no model applications are configured"),
+        }
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     return api

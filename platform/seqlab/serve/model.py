@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import torch
 
 from seqlab.errors import DataError, TrackingError
@@ -42,8 +42,12 @@ class ServedModel:
         p = self.loaded.preprocessing
         if self.task == "sentiment":
             return {"maxlen": int(p["maxlen"])}
-        return {"lookback": int(p["lookback"]), "step": int(p["step"]), "delay": int(p["delay"]),
-                "freq_s": float(p["freq_s"])}
+        return {
+            "lookback": int(p["lookback"]),
+            "step": int(p["step"]),
+            "delay": int(p["delay"]),
+            "freq_s": float(p["freq_s"]),
+        }
 
     def features(self) -> list[str]:
         p = self.loaded.preprocessing
@@ -61,7 +65,7 @@ def resolve_version(uri: str, name: str, alias: str, version: str | None = None)
     c = client(uri)
     try:
         mv = c.get_model_version(name, version) if version else c.get_model_version_by_alias(name, alias)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  # MLflow raises several kinds; all mean "not there"
         what = f"version {version}" if version else f"alias '{alias}'"
         raise ModelUnavailable(
             f"registered model '{name}' has no {what} in {uri} ({type(exc).__name__}: {str(exc)[:200]}); "
@@ -70,8 +74,9 @@ def resolve_version(uri: str, name: str, alias: str, version: str | None = None)
     return str(mv.version), (str(mv.run_id) if mv.run_id else None)
 
 
-def load_served_model(uri: str, name: str, alias: str, version: str | None = None,
-                      run_id: str | None = None) -> ServedModel:
+def load_served_model(
+    uri: str, name: str, alias: str, version: str | None = None, run_id: str | None = None
+) -> ServedModel:
     """Load ``models:/<name>/<version>`` with ``mlflow.pyfunc.load_model`` (resolving ``alias`` first if no
     version is given, so that the version reported is the one loaded even if the alias moves meanwhile).
 
@@ -88,15 +93,18 @@ def load_served_model(uri: str, name: str, alias: str, version: str | None = Non
     try:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
         loaded = pyfunc.unwrap_python_model().loaded
-    except Exception as exc:
-        raise ModelUnavailable(f"cannot load models:/{name}/{version} from {uri}: {type(exc).__name__}: "
-                               f"{str(exc)[:300]}") from None
+    except Exception as exc:  # noqa: BLE001  # whatever breaks the load, the replica stays up and says why
+        raise ModelUnavailable(
+            f"cannot load models:/{name}/{version} from {uri}: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from None
     if not isinstance(loaded, LoadedModel):
         raise ModelUnavailable(f"models:/{name}/{version} is not a seqlab model (no LoadedModel inside)")
     return ServedModel(loaded, name, version, run_id, None if pinned else alias)
 
 
-def predict_texts(served: ServedModel, batch: list[list[str]], threshold: float) -> list[list[dict[str, Any]]]:
+def predict_texts(
+    served: ServedModel, batch: list[list[str]], threshold: float
+) -> list[list[dict[str, Any]]]:
     """Many requests' texts in one forward pass; one answer list per request, in order."""
     flat = [text for texts in batch for text in texts]
     answers = served.loaded.predict(flat)
@@ -134,7 +142,9 @@ def predict_rows(served: ServedModel, batch: list[list[dict[str, Any]]]) -> list
             out.append(exc)
             continue
         except (ValueError, TypeError, OverflowError) as exc:  # pandas on odd values: still the input's fault
-            out.append(DataError(f"rows: cannot be read as weather rows: {type(exc).__name__}: {str(exc)[:200]}"))
+            out.append(
+                DataError(f"rows: cannot be read as weather rows: {type(exc).__name__}: {str(exc)[:200]}")
+            )
             continue
         windows.append((values[len(values) - 1 + offsets] - mean) / std)
         last_times.append(times[-1])
@@ -150,6 +160,11 @@ def predict_rows(served: ServedModel, batch: list[list[dict[str, Any]]]) -> list
         if not math.isfinite(prediction):
             out[slot] = DataError("rows: values are out of range (the model's answer is not a finite number)")
             continue
-        out[slot] = {"prediction": prediction, "unit": p["unit"], "target": p["target"],
-                     "last_time": last.isoformat(), "target_time": (last + delay * freq).isoformat()}
+        out[slot] = {
+            "prediction": prediction,
+            "unit": p["unit"],
+            "target": p["target"],
+            "last_time": last.isoformat(),
+            "target_time": (last + delay * freq).isoformat(),
+        }
     return out

@@ -10,7 +10,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from seqlab.errors import ConfigError
 
@@ -28,12 +36,14 @@ class ReloadConfig(BaseModel):
 
     alias: str = "champion"  # the registry alias to follow
     model_version: str | None = None  # a pinned registry version; wins over the alias
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)  # sentiment: probability at or above which a text is positive
-    max_batch_size: int = Field(32, ge=1)  # requests per forward pass
-    batch_wait_timeout_s: float = Field(0.0, ge=0.0, le=1.0)  # 0: batch only what already waits (DESIGN.md)
-    max_texts: int = Field(64, ge=1)  # sentiment: texts per request
-    max_rows: int = Field(10_000, ge=1)  # forecast: weather rows per request
-    max_body_bytes: int = Field(1_048_576, ge=1_024)  # larger bodies get 413 before they are parsed
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)  # sentiment: p >= threshold is "positive"
+    max_batch_size: int = Field(default=32, ge=1)  # requests per forward pass
+    batch_wait_timeout_s: float = Field(
+        default=0.0, ge=0.0, le=1.0
+    )  # 0: batch only what already waits (DESIGN.md)
+    max_texts: int = Field(default=64, ge=1)  # sentiment: texts per request
+    max_rows: int = Field(default=10_000, ge=1)  # forecast: weather rows per request
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)  # larger bodies get 413 before they are parsed
 
 
 class ServeArgs(ReloadConfig):
@@ -48,12 +58,12 @@ class ServeArgs(ReloadConfig):
     route_prefix: str | None = None  # None: "/<name>"
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db
     registered_model: str | None = None  # None: seqlab-<task>
-    num_replicas: int | Literal["auto"] | None = Field(None, description="None: 1, or autoscaling if configured")
+    num_replicas: int | Literal["auto"] | None = None  # None: 1, or autoscaling if configured
     autoscaling_config: dict[str, Any] | None = None  # Serve's autoscaling_config (min/max_replicas, ...)
-    max_ongoing_requests: int = Field(64, ge=1)  # Serve's default 5 collapses throughput (DESIGN.md)
-    max_queued_requests: int = Field(-1, ge=-1)  # -1: unbounded; else 503 once this many wait
-    num_cpus: float = Field(1.0, ge=0.0)  # per replica
-    torch_threads: int | None = Field(None, ge=1)  # None: what Ray sets for the replica (its CPUs)
+    max_ongoing_requests: int = Field(default=64, ge=1)  # Serve's default 5 collapses throughput (DESIGN.md)
+    max_queued_requests: int = Field(default=-1, ge=-1)  # -1: unbounded; else 503 once this many wait
+    num_cpus: float = Field(default=1.0, ge=0.0)  # per replica
+    torch_threads: int | None = Field(default=None, ge=1)  # None: what Ray sets for the replica (its CPUs)
     access_log: bool = False  # one log line per request in every replica costs throughput; errors still log
 
     @field_validator("num_replicas")
@@ -89,8 +99,12 @@ class ServeArgs(ReloadConfig):
 
     def init_args(self) -> dict[str, Any]:
         """What the replica's ``__init__`` reads; a change here means new replicas."""
-        return {"task": self.task, "tracking_uri": self.tracking_uri, "registered_model": self.registered_model,
-                "torch_threads": self.torch_threads}
+        return {
+            "task": self.task,
+            "tracking_uri": self.tracking_uri,
+            "registered_model": self.registered_model,
+            "torch_threads": self.torch_threads,
+        }
 
     def deployment_options(self) -> dict[str, Any]:
         """Serve deployment options (also a config file's ``deployments`` entry); ``user_config`` included."""
@@ -117,7 +131,7 @@ class HealthArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     apps: list[str] = Field(default_factory=lambda: ["sentiment", "forecast"])
-    timeout_s: float = Field(2.0, gt=0.0)  # per app status call
+    timeout_s: float = Field(default=2.0, gt=0.0)  # per app status call
 
 
 def validate_args(model: type[BaseModel], args: Any, origin: str) -> Any:
@@ -133,7 +147,9 @@ def validate_args(model: type[BaseModel], args: Any, origin: str) -> Any:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown key; allowed: {', '.join(sorted(model.model_fields))}"
-            lines.append(f"  {key}: {msg}" + ("" if err["type"] == "missing" else f", got {err.get('input')!r}"))
+            lines.append(
+                f"  {key}: {msg}" + ("" if err["type"] == "missing" else f", got {err.get('input')!r}")
+            )
         raise ConfigError(f"invalid serve args ({origin}):\n" + "\n".join(lines)) from None
 
 
@@ -147,10 +163,13 @@ def _not_blank(text: str) -> str:
 
 
 class SentimentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"texts": ["A wonderful, moving film."]}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"texts": ["A wonderful, moving film."]}]}
+    )
 
     texts: list[Annotated[str, AfterValidator(_not_blank)]] = Field(
-        min_length=1, description="reviews, one string each; the per-request limit is in /info (limits.max_texts)"
+        min_length=1,
+        description="reviews, one string each; the per-request limit is in /info (limits.max_texts)",
     )
 
 
@@ -158,7 +177,9 @@ class SentimentPrediction(BaseModel):
     probability: float = Field(description="probability that the text is positive")
     label: Literal["positive", "negative"]
     tokens: int = Field(description="words in the text")
-    truncated: bool = Field(description="the text had more words than the window; only the last `maxlen` were read")
+    truncated: bool = Field(
+        description="the text had more words than the window; only the last `maxlen` were read"
+    )
 
 
 class SentimentResponse(BaseModel):
@@ -172,7 +193,7 @@ def _check_row(row: dict[str, Any]) -> dict[str, Any]:
     # JSON parsers accept NaN/Infinity; neither is a measurement, and a non-finite reply cannot be JSON.
     for key, value in row.items():
         if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
-            raise ValueError(f"{key}: expected a number (or a time string), got {value!r}")
+            raise ValueError(f"{key}: expected a number (or a time string), got {value!r}")  # noqa: TRY004  # pydantic reports ValueError
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{key}: expected a finite number, got {value!r}")
     return row

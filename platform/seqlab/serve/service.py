@@ -44,12 +44,15 @@ def _batcher(fn: BatchFn, settings: ReloadConfig) -> Callable[[Any], Awaitable[t
     try:
         serve.get_replica_context()
     except RayServeException:
+
         async def one(item: Any) -> tuple[ServedModel, Any]:
             return (await fn([item]))[0]
 
         return one
-    return serve.batch(max_batch_size=settings.max_batch_size,  # type: ignore[no-any-return]
-                       batch_wait_timeout_s=settings.batch_wait_timeout_s)(fn)
+    batch: Any = serve.batch(
+        max_batch_size=settings.max_batch_size, batch_wait_timeout_s=settings.batch_wait_timeout_s
+    )
+    return batch(fn)  # type: ignore[no-any-return]
 
 
 class ModelService:
@@ -70,7 +73,7 @@ class ModelService:
             torch.set_num_threads(self.args.torch_threads)
         # one thread runs forward passes: batches never compete for the cores, the event loop stays free
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"seqlab-{self.task}")
-        self._batched = _batcher(self._run_batch, self.settings)
+        self._batched: Any = _batcher(self._run_batch, self.settings)
 
     # ------------------------------------------------------------------------------------------- loading
 
@@ -108,7 +111,8 @@ class ModelService:
         self.last_error = str(exc)
         if self.served is None:
             self.reason = str(exc)
-        logger.warning(f"seqlab: loading {self.name} failed; {'still serving v' + self.served.version if self.served else 'not ready'}: {exc}")
+        state = f"still serving v{self.served.version}" if self.served else "not ready"
+        logger.warning(f"seqlab: loading {self.name} failed; {state}: {exc}")
 
     def load(self, settings: ReloadConfig | dict[str, Any] | None = None) -> None:
         """Blocking load (tests, benchmarks). Inside Serve, ``reconfigure`` does this without blocking."""
@@ -144,7 +148,9 @@ class ModelService:
 
     def configure(self, settings: ReloadConfig | dict[str, Any] | None) -> ReloadConfig:
         """Apply thresholds, limits and batch parameters (no model change); return the settings in force."""
-        s = self.settings if settings is None else validate_args(ReloadConfig, settings, "user_config")
+        s: ReloadConfig = (
+            self.settings if settings is None else validate_args(ReloadConfig, settings, "user_config")
+        )
         self.settings = s
         if hasattr(self._batched, "set_max_batch_size"):
             self._batched.set_max_batch_size(s.max_batch_size)
@@ -174,7 +180,8 @@ class ModelService:
         loop = asyncio.get_running_loop()
         if self.task == "sentiment":
             outs: list[Any] = await loop.run_in_executor(
-                self._executor, predict_texts, served, items, self.settings.threshold)
+                self._executor, predict_texts, served, items, self.settings.threshold
+            )
         else:
             outs = await loop.run_in_executor(self._executor, predict_rows, served, items)
         return [(served, out) for out in outs]
@@ -184,19 +191,38 @@ class ModelService:
     def model_status(self) -> dict[str, Any]:
         """Readiness as plain data (also called over a DeploymentHandle by the root ``/readyz``)."""
         s = self.served
-        return {"ready": s is not None, "model": self.name, "version": s.version if s else None,
-                "reason": None if s else self.reason, "last_error": self.last_error}
+        return {
+            "ready": s is not None,
+            "model": self.name,
+            "version": s.version if s else None,
+            "reason": None if s else self.reason,
+            "last_error": self.last_error,
+        }
 
     def info(self) -> InfoResponse:
         s = self.served
         if s is None:
             raise ModelUnavailable(self.reason)
-        limits = {"max_body_bytes": self.settings.max_body_bytes, "max_batch_size": self.settings.max_batch_size}
-        limits.update({"max_texts": self.settings.max_texts} if self.task == "sentiment" else
-                      {"max_rows": self.settings.max_rows, "min_rows": int(s.window()["lookback"])})
+        limits = {
+            "max_body_bytes": self.settings.max_body_bytes,
+            "max_batch_size": self.settings.max_batch_size,
+        }
+        limits.update(
+            {"max_texts": self.settings.max_texts}
+            if self.task == "sentiment"
+            else {"max_rows": self.settings.max_rows, "min_rows": int(s.window()["lookback"])}
+        )
         return InfoResponse(
-            task=self.task, model=s.name, version=s.version, run_id=s.run_id, alias=s.alias, window=s.window(),
-            features=s.features(), limits=limits,
-            metrics={k: float(v) for k, v in s.loaded.metrics.items() if k.startswith("val_") or k == "epoch"},
+            task=self.task,
+            model=s.name,
+            version=s.version,
+            run_id=s.run_id,
+            alias=s.alias,
+            window=s.window(),
+            features=s.features(),
+            limits=limits,
+            metrics={
+                k: float(v) for k, v in s.loaded.metrics.items() if k.startswith("val_") or k == "epoch"
+            },
             threshold=self.settings.threshold if self.task == "sentiment" else None,
         )

@@ -1,0 +1,123 @@
+"""Ray Tune sweeps: nested MLflow runs, summary artefacts, champion rules, failed trials, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from seqlab.registry import CHAMPION, PREVIOUS, promote
+from seqlab.tune import load_sweep, run_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def _sweep_file(tmp_path: Path, task: str, **changes: object) -> Path:
+    tree = yaml.safe_load((ROOT / "configs" / task / "sweep_tiny.yaml").read_text())
+    tree["base"] = str(ROOT / "configs" / task / "tiny.yaml")
+    tree["storage_path"] = str(tmp_path / "store")
+    tree.update(changes)
+    path = tmp_path / f"sweep_{task}.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def _children(client: mlflow.MlflowClient, parent: str) -> list:  # type: ignore[type-arg]
+    exp = client.get_run(parent).info.experiment_id
+    return client.search_runs([exp], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+
+
+def test_sentiment_sweep_nests_trials_writes_summary_and_promotes(tmp_path: Path, mlflow_uri: str) -> None:
+    result = run_sweep(load_sweep(_sweep_file(tmp_path, "sentiment", num_samples=2)))
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["sweep.scheduler"] == "asha" and "train.lr" in parent.data.params["sweep.space"]
+    children = _children(client, result.parent_run_id)
+    assert len(children) == len(result.trials) == 2
+    for child in children:
+        assert "data.maxlen" in child.data.params and client.get_metric_history(child.info.run_id, "val_accuracy")
+    summary = {a.path for a in client.list_artifacts(result.parent_run_id, "summary")}
+    assert "summary/trials.csv" in summary
+    assert {"summary/val_accuracy_vs_train_lr.png", "summary/val_accuracy_vs_model_name.png"} <= summary
+    assert result.best is not None and parent.data.tags["seqlab.best_run_id"] == result.best["mlflow_run_id"]
+    champion = client.get_model_version_by_alias("seqlab-sentiment", CHAMPION)
+    assert champion.run_id == result.best["mlflow_run_id"]
+
+
+def test_invalid_combination_fails_its_trial_and_never_becomes_champion(tmp_path: Path, mlflow_uri: str) -> None:
+    path = _sweep_file(tmp_path, "sentiment", num_samples=1, searcher="grid", scheduler="fifo",
+                       space={"model.embedding": {"grid": ["learned", "glove"]}})
+    result = run_sweep(load_sweep(path))
+    by_embedding = {t["param.model.embedding"]: t for t in result.trials}
+    assert by_embedding["glove"]["status"] == "error"
+    assert "embed_dim must be 50" in by_embedding["glove"]["error"]
+    assert by_embedding["learned"]["status"] == "finished"
+    assert result.best is not None and result.best["param.model.embedding"] == "learned"
+    champion = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri).get_model_version_by_alias("seqlab-sentiment", CHAMPION)
+    assert champion.run_id == by_embedding["learned"]["mlflow_run_id"]
+
+
+def test_champion_moves_only_to_a_better_model(tmp_path: Path, mlflow_uri: str) -> None:
+    result = run_sweep(load_sweep(_sweep_file(tmp_path, "forecast", num_samples=2, scheduler="fifo")),
+                       promote=False)
+    scored = sorted((t for t in result.trials if t["status"] == "finished"), key=lambda t: t["best_val_mae"])
+    assert len(scored) == 2
+    better, worse = scored[0]["mlflow_run_id"], scored[1]["mlflow_run_id"]
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+
+    first = promote(mlflow_uri, "forecast", worse)
+    assert first.promoted and first.version == "1"
+    refused = promote(mlflow_uri, "forecast", worse)  # not better than itself
+    assert not refused.promoted and "does not beat" in refused.reason
+    second = promote(mlflow_uri, "forecast", better)
+    assert second.promoted and second.previous_version == "1"
+    assert str(client.get_model_version_by_alias("seqlab-forecast", CHAMPION).version) == "2"
+    assert str(client.get_model_version_by_alias("seqlab-forecast", PREVIOUS).version) == "1"
+    again = promote(mlflow_uri, "forecast", worse)
+    assert not again.promoted
+    versions = client.search_model_versions("name = 'seqlab-forecast'")
+    assert sorted(str(v.version) for v in versions) == ["1", "2"]  # nothing overwritten, nothing added by a loser
+    assert client.get_model_version("seqlab-forecast", "1").run_id == worse
+
+
+def test_killed_sweep_driver_resumes_without_rerunning_finished_trials(tmp_path: Path, mlflow_uri: str) -> None:
+    import ray
+
+    path = _sweep_file(tmp_path, "forecast", num_samples=3, max_concurrent_trials=1, scheduler="fifo",
+                       name="resumable", promote=False)
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "RAY_AUTH_MODE": "token"}
+    proc = subprocess.Popen([sys.executable, "-m", "seqlab.cli", "tune", "--config", str(path)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = tmp_path / "store" / "resumable" / "seqlab_parent_run_id"
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    deadline = time.time() + 240
+    finished: list = []  # type: ignore[type-arg]
+    while time.time() < deadline and proc.poll() is None:
+        if marker.is_file():
+            finished = [r for r in _children(client, marker.read_text().strip()) if r.info.status == "FINISHED"]
+            if finished:
+                break
+        time.sleep(0.5)
+    assert finished, "no trial finished before the deadline"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    done_before = {r.data.tags["seqlab.trial_id"] for r in finished}
+
+    result = run_sweep(load_sweep(path), resume=True, promote=False)
+    assert len(result.trials) == 3 and all(t["status"] == "finished" for t in result.trials)
+    runs = _children(client, result.parent_run_id)
+    for trial_id in {t["trial"] for t in result.trials}:
+        finished_runs = [r for r in runs if r.data.tags.get("seqlab.trial_id") == trial_id and r.info.status == "FINISHED"]
+        assert len(finished_runs) == 1, f"trial {trial_id} finished {len(finished_runs)} times"
+    for trial_id in done_before:  # a finished trial was not run again: it has exactly one run at all
+        assert len([r for r in runs if r.data.tags.get("seqlab.trial_id") == trial_id]) == 1
