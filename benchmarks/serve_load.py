@@ -276,6 +276,7 @@ def main() -> int:
     cwd = os.getcwd()
     os.chdir(tmp)  # the SQLite store's default artefact root is ./mlruns: keep it in the temp folder
     ray.init(
+        address="local",  # a Ray of its own, even if a cluster runs on this machine
         num_cpus=4,
         include_dashboard=False,
         object_store_memory=512 * 1024 * 1024,

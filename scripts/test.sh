@@ -1,14 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtualenv with seqlab and its test extras, then run the test suite.
-# This is the README's test command; .ci/run calls it too.
+# The README's test command: set up .venv, then run the whole test suite. .ci/run calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null 2>&1 || PY=python3
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-. .venv/bin/activate
-python -m pip install -q --upgrade pip
-# torch is pinned to 2.13.0 in pyproject.toml: on these machines that is a local CPU build.
-python -m pip install -q -e ".[test]"
-export RAY_USAGE_STATS_ENABLED=0
+. scripts/setup.sh
 exec python -m pytest "$@"

@@ -108,7 +108,45 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     return 0 if p.promoted else 1
 
 
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    import yaml
+
+    from seqlab.pipeline import run_pipeline
+
+    summary, ok = run_pipeline(args.config)
+    print("[seqlab] pipeline summary:\n" + yaml.safe_dump(_with_links(summary), sort_keys=False), flush=True)
+    if ok and args.block:
+        _serve_forever()
+    return 0 if ok else 1
+
+
+def _with_links(summary: dict[str, Any]) -> dict[str, Any]:
+    """Add MLflow UI links next to run ids when the store is a server; say how to open it otherwise."""
+    from seqlab.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(None)
+    ui = uri if uri.startswith("http") else "http://127.0.0.1:5000"
+    summary["mlflow"] = uri if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}  (then {ui})"
+    for task in ("sentiment", "forecast"):
+        part = summary.get(task)
+        if isinstance(part, dict) and part.get("mlflow_run_id"):
+            part["mlflow_run"] = f"{ui}/#/runs/{part['mlflow_run_id']}"
+    return summary
+
+
+def _serve_forever() -> None:
+    import time
+
+    print("[seqlab] serving; press Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "pipeline": _cmd_pipeline,
     "tune": _cmd_tune,
     "promote": _cmd_promote,
     "validate": _cmd_validate,
@@ -143,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=["asha", "fifo"], default=None, help="override the file's scheduler")
     p.add_argument("--no-promote", action="store_true", help="do not touch the registry")
     p.add_argument("overrides", nargs="*", help="dotted key=value for the sweep file, e.g. num_samples=8")
+
+    p = sub.add_parser("pipeline", help="data -> train/sweep -> promote -> deploy, from one YAML")
+    p.add_argument("--config", required=True, help="e.g. configs/pipeline.yaml")
+    p.add_argument("--block", action="store_true", help="keep serving after the pipeline (Ctrl-C stops)")
 
     p = sub.add_parser("promote", help="register a run's model; it becomes champion only if it is better")
     p.add_argument("--task", required=True, choices=["forecast", "sentiment"])

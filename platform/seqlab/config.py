@@ -144,6 +144,7 @@ class TrainConfig(_Strict):
     num_workers: int = Field(1, ge=1)
     use_gpu: bool = False
     cpus_per_worker: float = Field(1.0, gt=0.0)
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"  # SPREAD: across nodes
     torch_threads: int | None = Field(None, ge=1)  # None: cpus_per_worker rounded
     max_failures: int = Field(2, ge=0)
     storage_path: str | None = None  # absolute path or URI; None = ~/ray_results

@@ -330,7 +330,8 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
                            "mlflow_run_id": run_id},
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
-            resources_per_worker={"CPU": cfg.train.cpus_per_worker}),
+            resources_per_worker={"CPU": cfg.train.cpus_per_worker},
+            placement_strategy=cfg.train.placement_strategy),
         run_config=ray.train.RunConfig(
             name=name, storage_path=store, callbacks=callbacks,
             failure_config=ray.train.FailureConfig(max_failures=cfg.train.max_failures),

@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from seqlab import tracking
-from seqlab.config import apply_overrides, read_yaml, validate_config
+from seqlab.config import apply_overrides, flatten, read_yaml, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
 from seqlab.tasks import get_task
@@ -115,7 +115,8 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
             break
     else:
         raise ConfigError(f"sweep {p}: base config {sweep_cfg.base!r} not found (relative to {p.parent} or the cwd)")
-    base_tree = apply_overrides(read_yaml(base_path), sweep_cfg.overrides)
+    # flattened, so that {"train": {"epochs": 3}} (from a nested override) sets one key, not the whole section
+    base_tree = apply_overrides(read_yaml(base_path), flatten(sweep_cfg.overrides))
     origin = f"{p} (base {base_path})"
     base = validate_config(base_tree, origin)
     check_space(sweep_cfg, base_tree, origin)

@@ -1,0 +1,169 @@
+"""The whole pipeline from one YAML: data checks -> train or sweep per task -> promote -> deploy.
+
+    seqlab pipeline --config configs/pipeline.yaml
+    ray job submit --working-dir . -- python jobs/pipeline.py --config configs/pipeline.yaml
+
+Each step's outcome is collected; the summary lists the best run per task, its metrics, the registry result,
+the endpoint URLs and MLflow run links, and the exit status is non-zero if any step failed.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seqlab.config import load_config, read_yaml
+from seqlab.errors import ConfigError, SeqlabError
+
+
+class TaskStep(BaseModel):
+    """Train one config, or run one sweep, for a task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train: str | None = None  # a training config (path relative to the pipeline file's folder, or the cwd)
+    sweep: str | None = None  # a sweep file
+    overrides: list[str] = Field(default_factory=list)  # dotted key=value for that file
+
+    @model_validator(mode="after")
+    def _one(self) -> TaskStep:
+        if (self.train is None) == (self.sweep is None):
+            raise ValueError("give exactly one of 'train' (a config) or 'sweep' (a sweep file)")
+        return self
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_check: bool = True  # describe the packaged data first (fails fast on a broken install)
+    sentiment: TaskStep | None = None
+    forecast: TaskStep | None = None
+    promote: bool = True  # after a plain training; a sweep promotes its own best trial
+    deploy: bool = True
+    serve: dict[str, Any] = Field(default_factory=dict)  # ServeArgs for the endpoints
+    block: bool = False  # keep serving until interrupted (the README's main job)
+
+
+def _resolve(path: str, folder: Path) -> Path:
+    for candidate in (folder / path, Path(path), folder.parent / path):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"pipeline: file {path!r} not found (relative to {folder} or the cwd)")
+
+
+def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
+    p = Path(path)
+    try:
+        cfg = PipelineConfig.model_validate(read_yaml(p))
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        raise ConfigError(f"invalid pipeline ({p}):\n" + "\n".join(lines)) from None
+    # Check every referenced config now, before any Ray resource or minute of training is spent.
+    from seqlab.tune import load_sweep
+
+    for task in ("sentiment", "forecast"):
+        step = getattr(cfg, task)
+        if step is None:
+            continue
+        if step.train:
+            loaded = load_config(_resolve(step.train, p.parent), step.overrides)
+            kind = loaded.task
+        else:
+            kind = load_sweep(_resolve(step.sweep or "", p.parent), step.overrides).task
+        if kind != task:
+            raise ConfigError(f"pipeline {p}: the '{task}' step points at a {kind!r} config")
+    if cfg.deploy:
+        from seqlab.serve.app import ServeArgs
+
+        try:
+            ServeArgs.model_validate(cfg.serve)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid pipeline ({p}): serve: {exc}") from None
+    return cfg, p.parent
+
+
+def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
+    """Run every step; return the summary and whether all steps succeeded."""
+    from seqlab.runtime import init_ray
+
+    cfg, folder = load_pipeline(path)
+    summary: dict[str, Any] = {"steps": {}}
+    ok = True
+
+    def step(name: str, fn: Any) -> Any:
+        nonlocal ok
+        t0 = time.perf_counter()
+        print(f"[seqlab] pipeline step: {name}", flush=True)
+        try:
+            out = fn()
+            summary["steps"][name] = {"status": "ok", "seconds": round(time.perf_counter() - t0, 1)}
+            return out
+        except Exception as exc:  # one failed step must not hide the others' results
+            ok = False
+            detail = str(exc) if isinstance(exc, SeqlabError) else traceback.format_exc(limit=3)
+            summary["steps"][name] = {"status": "failed", "error": detail[-2000:]}
+            print(f"[seqlab] step {name} failed: {detail}", flush=True)
+            return None
+
+    if cfg.data_check:
+        from seqlab.describe import describe_all
+
+        step("data", describe_all)
+    init_ray()
+    for task in ("sentiment", "forecast"):
+        spec = getattr(cfg, task)
+        if spec is not None:
+            result = step(f"{task}", lambda spec=spec: _run_task(spec, folder, cfg.promote))
+            if result is not None:
+                summary[task] = result
+    if cfg.deploy:
+        from seqlab.serve.app import ServeArgs
+        from seqlab.serve.deploy import deploy
+
+        urls = step("deploy", lambda: deploy(ServeArgs.model_validate(cfg.serve)))
+        if urls is not None:
+            summary["endpoints"] = urls
+    return summary, ok
+
+
+def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, Any]:
+    from seqlab.tracking import resolve_tracking_uri
+
+    if spec.train:
+        from seqlab.registry import promote
+        from seqlab.train import run_training
+
+        cfg = load_config(_resolve(spec.train, folder), spec.overrides)
+        result = run_training(cfg)
+        out: dict[str, Any] = {
+            "run": result.run_name, "mlflow_run_id": result.run_id,
+            "metrics": {k: round(v, 4) for k, v in {**result.metrics, **result.test_metrics}.items()
+                        if k.startswith(("val_", "test_"))},
+        }
+        if "baseline.val_mae" in result.info:
+            out["baseline"] = {"val_mae": round(result.info["baseline.val_mae"], 4),
+                               "val_mae_degrees": round(result.info["baseline.val_mae_degrees"], 3)}
+        if promote_after and result.run_id:
+            p = promote(resolve_tracking_uri(cfg.tracking.tracking_uri), cfg.task, result.run_id,
+                        cfg.tracking.registered_model)
+            out["registry"] = f"{'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}"
+        return out
+    from seqlab.tune import load_sweep, run_sweep
+
+    sweep = load_sweep(_resolve(spec.sweep or "", folder), spec.overrides)
+    res = run_sweep(sweep)
+    if res.best is None:
+        raise SeqlabError(f"sweep {res.name}: no trial finished; see the MLflow parent run {res.parent_run_id}")
+    metric = next(k for k in res.best if k.startswith("best_"))
+    out = {"sweep": res.name, "mlflow_parent_run_id": res.parent_run_id, "best_trial": res.best["trial"],
+           "mlflow_run_id": res.best.get("mlflow_run_id"), metric: round(res.best[metric], 4),
+           "params": {k.removeprefix("param."): v for k, v in res.best.items() if k.startswith("param.")},
+           "trials": len(res.trials), "trial_epochs": res.total_epochs}
+    if res.promotion is not None:
+        p = res.promotion
+        out["registry"] = f"{'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}"
+    return out

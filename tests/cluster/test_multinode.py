@@ -1,0 +1,197 @@
+"""A real two-node Ray cluster on this machine, driven with ``ray job submit`` like a user would.
+
+Head and second node are separate ``ray start`` processes on 127.0.0.1, each with its own CPUs; token
+authentication stays on (``RAY_AUTH_MODE=token`` + ``RAY_AUTH_TOKEN``, as Ray documents for clients and nodes).
+The tests submit the whole pipeline (data -> sweep/train -> promote -> deploy) with training workers on both
+nodes, call both endpoints, check that a config error fails the job fast, and that losing the second node
+mid-training is survived from the last checkpoint without damaging what was registered before.
+
+This module runs before the suite's in-process Ray starts (tests/cluster sorts first) and stops its cluster
+when done, because ``ray stop`` and ``ray.init()`` act on every Ray instance of the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mlflow
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.gcs_port, self.dash_port, self.serve_port = _free_port(), _free_port(), _free_port()
+        self.mlflow_uri = f"sqlite:///{tmp}/mlflow.db"
+        self.env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": secrets.token_hex(32),
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "MLFLOW_TRACKING_URI": self.mlflow_uri,
+            "SEQLAB_STORAGE_PATH": str(tmp / "store"),
+        }
+        self.env.pop("RAY_ADDRESS", None)
+        self.node2: subprocess.Popen[bytes] | None = None
+
+    def ray(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([RAY, *args], env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
+
+    def start(self) -> None:
+        self.ray("start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.gcs_port}", "--num-cpus=2",
+                 "--resources", json.dumps({"TRAIN_DRIVER": 4}), "--dashboard-host=127.0.0.1",
+                 f"--dashboard-port={self.dash_port}", "--disable-usage-stats")
+        # --block: this process owns the node; terminating it takes the node (and only it) down
+        self.node2 = subprocess.Popen(
+            [RAY, "start", f"--address=127.0.0.1:{self.gcs_port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+             "--disable-usage-stats", "--block"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            status = self.ray("status", f"--address=127.0.0.1:{self.gcs_port}", check=False).stdout
+            if status.count("node_") >= 2 and "4.0 CPU" in status:
+                return
+            time.sleep(1)
+        raise AssertionError(f"second node did not join:\n{status}")
+
+    def submit(self, *cmd: str, env_vars: dict[str, str] | None = None, wait: bool = True) -> str:
+        runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": self.mlflow_uri, "SEQLAB_STORAGE_PATH": str(self.tmp / "store"),
+                                    "RAY_TRAIN_ENABLE_PRINT_PATCH": "0", **(env_vars or {})}}
+        out = self.ray("job", "submit", f"--address=http://127.0.0.1:{self.dash_port}", "--working-dir", str(ROOT),
+                       "--runtime-env-json", json.dumps(runtime_env), "--no-wait", "--", *cmd).stdout
+        job_id = next(w.strip("'\"") for w in out.split() if w.strip("'\"").startswith("raysubmit_"))
+        if wait:
+            self.wait(job_id)
+        return job_id
+
+    def status(self, job_id: str) -> str:
+        out = self.ray("job", "status", f"--address=http://127.0.0.1:{self.dash_port}", job_id).stdout
+        for word in ("SUCCEEDED", "FAILED", "STOPPED", "RUNNING", "PENDING"):
+            if word in out:
+                return word
+        return out
+
+    def wait(self, job_id: str, timeout_s: float = 480) -> str:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            state = self.status(job_id)
+            if state in ("SUCCEEDED", "FAILED", "STOPPED"):
+                return state
+            time.sleep(2)
+        self.ray("job", "stop", f"--address=http://127.0.0.1:{self.dash_port}", job_id, check=False)
+        raise AssertionError(f"job {job_id} still {state} after {timeout_s} s:\n{self.logs(job_id)[-3000:]}")
+
+    def logs(self, job_id: str) -> str:
+        return self.ray("job", "logs", f"--address=http://127.0.0.1:{self.dash_port}", job_id, check=False).stdout
+
+    def stop(self) -> None:
+        if self.node2 is not None and self.node2.poll() is None:
+            self.node2.terminate()
+            self.node2.wait(timeout=60)
+        self.ray("stop", "--force", check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def _pipeline_file(c: Cluster) -> Path:
+    two_nodes = ["train.num_workers=2", "train.cpus_per_worker=2"]  # 2 CPUs per node: one worker on each
+    tree: dict[str, Any] = {
+        "data_check": False,
+        "sentiment": {"sweep": str(ROOT / "configs/sentiment/sweep_tiny.yaml"),
+                      "overrides": ["num_samples=1", "max_concurrent_trials=1", "overrides.train.num_workers=2",
+                                    "overrides.train.cpus_per_worker=2", f"storage_path={c.tmp / 'store'}"]},
+        "forecast": {"train": str(ROOT / "configs/forecast/tiny.yaml"), "overrides": two_nodes},
+        "promote": True,
+        "deploy": True,
+        # replicas hold no CPU here, so the node-loss test can still place its workers on the head
+        "serve": {"port": c.serve_port, "num_cpus": 0},
+    }
+    path = c.tmp / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def test_pipeline_job_trains_on_both_nodes_and_serves(cluster: Cluster) -> None:
+    job = cluster.submit("python", "jobs/pipeline.py", "--config", str(_pipeline_file(cluster)))
+    logs = cluster.logs(job)
+    assert cluster.status(job) == "SUCCEEDED", logs[-4000:]
+    assert "node_rank=1" in logs, "no training worker ran on the second node"
+    assert "pipeline summary" in logs and "promoted" in logs
+
+    base = f"http://127.0.0.1:{cluster.serve_port}"
+    with httpx.Client(timeout=30) as http:
+        r = http.post(f"{base}/sentiment/predict", json={"texts": ["a wonderful film", "a boring waste"]})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["predictions"]) == 2
+        from seqlab.data.synthetic import synthetic_weather
+
+        rows = synthetic_weather(40, seed=1)
+        rows["time"] = rows["time"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+        r = http.post(f"{base}/forecast/predict", json={"rows": rows.to_dict(orient="records")})
+        assert r.status_code == 200, r.text
+
+
+def test_config_error_fails_the_job_fast_with_the_error_in_its_logs(cluster: Cluster) -> None:
+    t0 = time.time()
+    job = cluster.submit("python", "jobs/train.py", "--config", "configs/forecast/tiny.yaml", "trian.epochs=2")
+    assert cluster.status(job) == "FAILED"
+    assert "trian: unknown key" in cluster.logs(job)
+    assert time.time() - t0 < 120
+
+
+def test_losing_the_second_node_mid_training_resumes_from_checkpoint(cluster: Cluster) -> None:
+    client = mlflow.MlflowClient(tracking_uri=cluster.mlflow_uri, registry_uri=cluster.mlflow_uri)
+    champion_before = client.get_model_version_by_alias("seqlab-forecast", "champion")
+    finished_before = {r.info.run_id for r in client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], filter_string="attributes.status = 'FINISHED'")}
+
+    job = cluster.submit("python", "jobs/train.py", "--config", "configs/forecast/tiny.yaml", "train.num_workers=2",
+                         "train.placement_strategy=SPREAD", "train.epochs=40", "train.max_failures=3",
+                         "train.run_name=node-loss", "tracking.log_model=false", wait=False)
+    run_dir = cluster.tmp / "store" / "node-loss"
+    deadline = time.time() + 180
+    while time.time() < deadline and len(list(run_dir.glob("checkpoint_*"))) < 3:
+        time.sleep(0.5)
+    assert list(run_dir.glob("checkpoint_*")), cluster.logs(job)[-3000:]
+    assert cluster.node2 is not None
+    cluster.node2.terminate()  # the second node goes away mid-training
+    cluster.node2.wait(timeout=60)
+
+    assert cluster.wait(job) == "SUCCEEDED", cluster.logs(job)[-4000:]
+    run_id = (run_dir / "seqlab_mlflow_run_id").read_text().strip()
+    resumed = [m.value for m in client.get_metric_history(run_id, "resumed_from")]
+    assert max(resumed) > 0, "training restarted from scratch instead of the last checkpoint"
+    epochs = sorted({int(m.step) for m in client.get_metric_history(run_id, "val_mae")})
+    assert epochs == list(range(1, 41))
+    # nothing written before was damaged
+    after = client.get_model_version_by_alias("seqlab-forecast", "champion")
+    assert after.version == champion_before.version and after.run_id == champion_before.run_id
+    for rid in finished_before:
+        assert client.get_run(rid).info.status == "FINISHED"
