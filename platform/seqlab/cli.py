@@ -145,7 +145,14 @@ def _serve_forever() -> None:
         pass
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from seqlab.serve.deploy import cmd_serve
+
+    return cmd_serve(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _cmd_serve,
     "pipeline": _cmd_pipeline,
     "tune": _cmd_tune,
     "promote": _cmd_promote,
@@ -181,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=["asha", "fifo"], default=None, help="override the file's scheduler")
     p.add_argument("--no-promote", action="store_true", help="do not touch the registry")
     p.add_argument("overrides", nargs="*", help="dotted key=value for the sweep file, e.g. num_samples=8")
+
+    from seqlab.serve.deploy import add_serve_parser
+
+    add_serve_parser(sub)
 
     p = sub.add_parser("pipeline", help="data -> train/sweep -> promote -> deploy, from one YAML")
     p.add_argument("--config", required=True, help="e.g. configs/pipeline.yaml")

@@ -36,6 +36,16 @@ class TaskStep(BaseModel):
         return self
 
 
+class PipelineServe(BaseModel):
+    """Which Serve config to deploy after the tasks, and what to change in every app of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: str = "serve.yaml"  # a Serve config (relative to the pipeline file's folder, or the cwd)
+    port: int | None = Field(None, ge=1, le=65535)  # None: the Serve config's http_options.port
+    app_overrides: dict[str, Any] = Field(default_factory=dict)  # e.g. {num_cpus: 0, num_replicas: 2}
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,7 +54,7 @@ class PipelineConfig(BaseModel):
     forecast: TaskStep | None = None
     promote: bool = True  # after a plain training; a sweep promotes its own best trial
     deploy: bool = True
-    serve: dict[str, Any] = Field(default_factory=dict)  # ServeArgs for the endpoints
+    serve: PipelineServe = PipelineServe()
     block: bool = False  # keep serving until interrupted (the README's main job)
 
 
@@ -77,13 +87,19 @@ def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
         if kind != task:
             raise ConfigError(f"pipeline {p}: the '{task}' step points at a {kind!r} config")
     if cfg.deploy:
-        from seqlab.serve.app import ServeArgs
-
-        try:
-            ServeArgs.model_validate(cfg.serve)
-        except ValidationError as exc:
-            raise ConfigError(f"invalid pipeline ({p}): serve: {exc}") from None
+        _serve_apps(cfg.serve, p.parent)
     return cfg, p.parent
+
+
+def _serve_apps(spec: PipelineServe, folder: Path) -> tuple[int, list[Any]]:
+    """The port and the checked ServeArgs of every app of the pipeline's Serve config."""
+    from seqlab.serve.deploy import load_serve_file
+    from seqlab.serve.schemas import ServeArgs, validate_args
+
+    http, apps = load_serve_file(_resolve(spec.config, folder))
+    apps = [validate_args(ServeArgs, {**a.model_dump(), **spec.app_overrides}, "pipeline serve.app_overrides")
+            for a in apps]
+    return int(spec.port or http.get("port", 8000)), apps
 
 
 def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
@@ -121,10 +137,11 @@ def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
             if result is not None:
                 summary[task] = result
     if cfg.deploy:
-        from seqlab.serve.app import ServeArgs
         from seqlab.serve.deploy import deploy
 
-        urls = step("deploy", lambda: deploy(ServeArgs.model_validate(cfg.serve)))
+        port, apps = _serve_apps(cfg.serve, folder)
+        # reload: pin each app to the champion promoted a moment ago, also when the apps already run
+        urls = step("deploy", lambda: deploy(apps, reload=True, port=port))
         if urls is not None:
             summary["endpoints"] = urls
     return summary, ok

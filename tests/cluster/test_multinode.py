@@ -30,6 +30,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
+STORE_BYTES = 400 * 1024 * 1024  # per node; Ray's default (30% of memory) would take ~7 GiB each
 
 
 def _free_port() -> int:
@@ -52,22 +53,30 @@ class Cluster:
             "SEQLAB_STORAGE_PATH": str(tmp / "store"),
         }
         self.env.pop("RAY_ADDRESS", None)
+        self.head: subprocess.Popen[bytes] | None = None
         self.node2: subprocess.Popen[bytes] | None = None
 
     def ray(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([RAY, *args], env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
 
     def start(self) -> None:
-        self.ray("start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.gcs_port}", "--num-cpus=2",
-                 "--resources", json.dumps({"TRAIN_DRIVER": 4}), "--dashboard-host=127.0.0.1",
-                 f"--dashboard-port={self.dash_port}", "--disable-usage-stats")
-        # --block: this process owns the node; terminating it takes the node (and only it) down
+        # --block: each `ray start` process owns its node; terminating it takes that node (and only it) down.
+        # (`ray stop` would stop every Ray instance of the machine, not just this cluster.)
+        self.head = subprocess.Popen(
+            [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.gcs_port}", "--num-cpus=2",
+             f"--object-store-memory={STORE_BYTES}", "--resources", json.dumps({"TRAIN_DRIVER": 4}), "--dashboard-host=127.0.0.1",
+             f"--dashboard-port={self.dash_port}", "--disable-usage-stats", "--block"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 90
+        while time.time() < deadline and self.ray("status", f"--address=127.0.0.1:{self.gcs_port}", check=False).returncode:
+            time.sleep(1)
         self.node2 = subprocess.Popen(
             [RAY, "start", f"--address=127.0.0.1:{self.gcs_port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-             "--disable-usage-stats", "--block"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             f"--object-store-memory={STORE_BYTES}", "--disable-usage-stats", "--block"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 90
         while time.time() < deadline:
-            status = self.ray("status", f"--address=127.0.0.1:{self.gcs_port}", check=False).stdout
+            done = self.ray("status", f"--address=127.0.0.1:{self.gcs_port}", check=False)
+            status = done.stdout + done.stderr
             if status.count("node_") >= 2 and "4.0 CPU" in status:
                 return
             time.sleep(1)
@@ -104,10 +113,13 @@ class Cluster:
         return self.ray("job", "logs", f"--address=http://127.0.0.1:{self.dash_port}", job_id, check=False).stdout
 
     def stop(self) -> None:
-        if self.node2 is not None and self.node2.poll() is None:
-            self.node2.terminate()
-            self.node2.wait(timeout=60)
-        self.ray("stop", "--force", check=False)
+        for node in (self.node2, self.head):
+            if node is not None and node.poll() is None:
+                node.terminate()
+                try:
+                    node.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    node.kill()
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +143,7 @@ def _pipeline_file(c: Cluster) -> Path:
         "promote": True,
         "deploy": True,
         # replicas hold no CPU here, so the node-loss test can still place its workers on the head
-        "serve": {"port": c.serve_port, "num_cpus": 0},
+        "serve": {"config": str(ROOT / "configs/serve.yaml"), "port": c.serve_port, "app_overrides": {"num_cpus": 0}},
     }
     path = c.tmp / "pipeline.yaml"
     path.write_text(yaml.safe_dump(tree))

@@ -104,6 +104,7 @@ class ServeArgs(ReloadConfig):
             "tracking_uri": self.tracking_uri,
             "registered_model": self.registered_model,
             "torch_threads": self.torch_threads,
+            "max_ongoing_requests": self.max_ongoing_requests,  # sizes the batch queue
         }
 
     def deployment_options(self) -> dict[str, Any]:

