@@ -210,6 +210,14 @@ def _wait_http(url: str, timeout_s: float = 120.0) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout_s:.0f}s")
 
 
+def _batch_counts(app: str) -> tuple[int, int]:
+    """(forward passes, requests in them) so far in the app's replica."""
+    from ray import serve
+
+    status = serve.get_app_handle(app).model_status.remote().result(timeout_s=30)
+    return int(status["batches"]), int(status["batched_requests"])
+
+
 def _load_process(
     url: str, payload: Path, concurrency: int, duration_s: float, warmup_s: float
 ) -> dict[str, Any]:
@@ -321,6 +329,7 @@ def main() -> int:
         for case in args.cases:
             for c in args.concurrency:
                 for server, port in (("serve", serve_port), ("baseline", base_port)):
+                    before = _batch_counts(case) if server == "serve" else None
                     r = _load_process(
                         f"http://{HOST}:{port}/{case}/predict",
                         payloads[CASES[case][0]],
@@ -328,6 +337,10 @@ def main() -> int:
                         args.duration,
                         args.warmup,
                     )
+                    if before is not None:  # requests per forward pass in the Serve replica
+                        after = _batch_counts(case)
+                        passes = after[0] - before[0]
+                        r["batch"] = (after[1] - before[1]) / passes if passes else float("nan")
                     rows.append((case, c, server, r))
                     print(
                         f"[bench] {case} c={c} {server}: {r['rps']:.0f} req/s p99 {r['p99_ms']:.1f} ms "
@@ -350,11 +363,15 @@ def _print_table(rows: list[tuple[str, int, str, dict[str, Any]]], top: int) -> 
         f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
         "one load-generator process per point\n"
     )
-    print(f"{'case':<16} {'conc':>4}  {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failures':>8}")
+    header = (
+        f"{'case':<16} {'conc':>4}  {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failures':>8}"
+    )
+    print(header + "  requests/forward")
     for task, c, server, r in rows:
+        batch = f"{r['batch']:>10.1f}" if "batch" in r else ""
         print(
             f"{task:<16} {c:>4}  {server:<8} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-            f"{r['failures']:>8d}"
+            f"{r['failures']:>8d}  {batch}"
         )
     print()
     for task in dict.fromkeys(t for t, *_ in rows):

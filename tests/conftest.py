@@ -28,6 +28,7 @@ def ray_session() -> Iterator[None]:
 
     if not ray.is_initialized():
         ray.init(
+            address="local",  # a fresh instance, never a `ray start` cluster found on the machine
             num_cpus=4,
             include_dashboard=False,
             object_store_memory=512 * 1024 * 1024,

@@ -23,6 +23,7 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
             ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
         else:
             ray.init(
+                address="local",  # never attach to some other `ray start` cluster of this machine by accident
                 num_cpus=num_cpus,
                 resources={DRIVER_RESOURCE: driver_slots},
                 include_dashboard=dashboard,

@@ -59,8 +59,12 @@ def ensure_experiment(uri: str, name: str) -> str:
     exp = c.get_experiment_by_name(name)
     if exp is not None:
         return str(exp.experiment_id)
+    artifacts = None
+    if uri.startswith("sqlite:///"):
+        # next to the database, not in whatever folder the creating process runs in (./mlruns by default)
+        artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
     try:
-        return str(c.create_experiment(name))
+        return str(c.create_experiment(name, artifact_location=artifacts))
     except Exception:  # created concurrently by another trial
         exp = c.get_experiment_by_name(name)
         if exp is None:

@@ -6,8 +6,8 @@ The tests submit the whole pipeline (data -> sweep/train -> promote -> deploy) w
 nodes, call both endpoints, check that a config error fails the job fast, and that losing the second node
 mid-training is survived from the last checkpoint without damaging what was registered before.
 
-This module runs before the suite's in-process Ray starts (tests/cluster sorts first) and stops its cluster
-when done, because ``ray stop`` and ``ray.init()`` act on every Ray instance of the machine.
+The cluster keeps its own Ray temp dir (so ``ray.init()`` elsewhere never attaches to it) and each node is a
+``ray start --block`` process that the fixture terminates (``ray stop`` would stop every Ray of the machine).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,40 +54,56 @@ class Cluster:
             "SEQLAB_STORAGE_PATH": str(tmp / "store"),
         }
         self.env.pop("RAY_ADDRESS", None)
+        # A temp dir of its own: `ray start` records "the current cluster" there, and a plain ray.init() on
+        # this machine would otherwise attach to this cluster. Short: Ray puts unix sockets inside it.
+        self.temp_dir = f"/tmp/ray-mn-{secrets.token_hex(3)}"
         self.head: subprocess.Popen[bytes] | None = None
         self.node2: subprocess.Popen[bytes] | None = None
 
     def ray(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([RAY, *args], env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
+        done = subprocess.run([RAY, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and done.returncode:
+            raise AssertionError(f"ray {' '.join(args[:3])} failed ({done.returncode}):\n{done.stdout[-2000:]}\n"
+                                 f"{done.stderr[-3000:]}")
+        return done
 
     def start(self) -> None:
         # --block: each `ray start` process owns its node; terminating it takes that node (and only it) down.
         # (`ray stop` would stop every Ray instance of the machine, not just this cluster.)
         self.head = subprocess.Popen(
-            [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.gcs_port}", "--num-cpus=2",
+            [RAY, "start", "--head", f"--temp-dir={self.temp_dir}", "--node-ip-address=127.0.0.1", f"--port={self.gcs_port}", "--num-cpus=2",
              f"--object-store-memory={STORE_BYTES}", "--resources", json.dumps({"TRAIN_DRIVER": 4}), "--dashboard-host=127.0.0.1",
              f"--dashboard-port={self.dash_port}", "--disable-usage-stats", "--block"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 90
-        while time.time() < deadline and self.ray("status", f"--address=127.0.0.1:{self.gcs_port}", check=False).returncode:
-            time.sleep(1)
+        self.wait_nodes(1)
         self.node2 = subprocess.Popen(
-            [RAY, "start", f"--address=127.0.0.1:{self.gcs_port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+            [RAY, "start", f"--address=127.0.0.1:{self.gcs_port}", f"--temp-dir={self.temp_dir}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
              f"--object-store-memory={STORE_BYTES}", "--disable-usage-stats", "--block"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 90
+        self.wait_nodes(2)
+
+    def wait_nodes(self, n: int, timeout_s: float = 150) -> None:
+        deadline = time.time() + timeout_s
+        status = ""
         while time.time() < deadline:
             done = self.ray("status", f"--address=127.0.0.1:{self.gcs_port}", check=False)
             status = done.stdout + done.stderr
-            if status.count("node_") >= 2 and "4.0 CPU" in status:
+            if "Active:" in status and status.count(" node_") >= n and f"{2.0 * n:.1f} CPU" in status:
                 return
-            time.sleep(1)
-        raise AssertionError(f"second node did not join:\n{status}")
+            time.sleep(2)
+        raise AssertionError(f"cluster did not reach {n} node(s) in {timeout_s:.0f} s:\n{status[-2000:]}")
 
     def submit(self, *cmd: str, env_vars: dict[str, str] | None = None, wait: bool = True) -> str:
         runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": self.mlflow_uri, "SEQLAB_STORAGE_PATH": str(self.tmp / "store"),
                                     "RAY_TRAIN_ENABLE_PRINT_PATCH": "0", **(env_vars or {})}}
-        out = self.ray("job", "submit", f"--address=http://127.0.0.1:{self.dash_port}", "--working-dir", str(ROOT),
-                       "--runtime-env-json", json.dumps(runtime_env), "--no-wait", "--", *cmd).stdout
+        args = ("job", "submit", f"--address=http://127.0.0.1:{self.dash_port}", "--working-dir", str(ROOT),
+                "--runtime-env-json", json.dumps(runtime_env), "--no-wait", "--", *cmd)
+        deadline = time.time() + 300
+        while True:  # the nodes' job agents come up some time after the nodes themselves (minutes under load)
+            done = self.ray(*args, check=False)
+            if done.returncode == 0 or "No available agent" not in done.stderr or time.time() > deadline:
+                break
+            time.sleep(2)
+        out = self.ray(*args).stdout if done.returncode else done.stdout
         job_id = next(w.strip("'\"") for w in out.split() if w.strip("'\"").startswith("raysubmit_"))
         if wait:
             self.wait(job_id)
@@ -120,6 +137,7 @@ class Cluster:
                     node.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     node.kill()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

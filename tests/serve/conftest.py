@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from serve_helpers import ROOT, TASKS, Registry
@@ -38,9 +37,7 @@ def registry(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 )
                 for task in TASKS
             }
-            # side by side: each fit is mostly Ray Train start-up, which overlaps well even on 2 cores
-            with ThreadPoolExecutor(len(TASKS)) as pool:
-                results = dict(zip(TASKS, pool.map(run_training, cfgs.values())))
+            results = {task: run_training(cfg) for task, cfg in cfgs.items()}
             mlflow.set_tracking_uri(uri)
             # registry._has_logged_model searches the active experiment only
             mlflow.set_experiment(cfgs["sentiment"].tracking.experiment)

@@ -216,6 +216,48 @@ def test_batched_paths_split_answers_per_request(loaded: dict[str, LoadedModel])
     assert split[1][1]["probability"] == pytest.approx(alone, abs=1e-6)
 
 
+def test_concurrent_requests_share_forward_passes(loaded: dict[str, LoadedModel], tmp_path: Path) -> None:
+    import asyncio
+
+    svc = _service("forecast", tmp_path)
+    svc.use(ServedModel(loaded["forecast"], "seqlab-forecast", "1", None, "champion"))
+    windows = [weather_rows(30, seed=i) for i in range(16)] + [weather_rows(3)]
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(*(svc.predict(rows) for rows in windows), return_exceptions=True)
+
+    answers = asyncio.run(burst())
+    assert svc.batches <= 2  # 17 requests, at most two forward passes
+    assert isinstance(answers[-1], Exception) and "need at least 24" in str(answers[-1])  # only it fails
+    for rows, (served, answer) in zip(windows[:3], answers[:3], strict=True):
+        assert served.version == "1"
+        assert answer["prediction"] == pytest.approx(
+            loaded["forecast"].predict(rows)[0]["prediction"], abs=1e-6
+        )
+
+
+def test_a_swap_leaves_admitted_requests_to_the_old_model(
+    loaded: dict[str, LoadedModel], tmp_path: Path
+) -> None:
+    import asyncio
+
+    svc = _service("sentiment", tmp_path)
+    svc.use(ServedModel(loaded["sentiment"], "seqlab-sentiment", "1", None, "champion"))
+
+    async def reload_under_load() -> list[str]:
+        before = [asyncio.create_task(svc.predict(["a film"])) for _ in range(4)]
+        await asyncio.sleep(0)  # admitted and queued, not yet computed
+        svc.use(
+            ServedModel(
+                LoadedModel(make_state("sentiment", seed=1)), "seqlab-sentiment", "2", None, "champion"
+            )
+        )
+        after = [asyncio.create_task(svc.predict(["a film"])) for _ in range(4)]
+        return [served.version for served, _ in await asyncio.gather(*before, *after)]
+
+    assert asyncio.run(reload_under_load()) == ["1"] * 4 + ["2"] * 4
+
+
 def test_no_model_answers_503_with_the_reason(tmp_path: Path) -> None:
     svc = _service("sentiment", tmp_path, registered_model="seqlab-nothing")
     svc.load()  # the store is empty: no champion

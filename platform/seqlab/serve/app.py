@@ -65,7 +65,7 @@ class HealthServer:
 
     async def statuses(self) -> dict[str, dict[str, Any]]:
         results = await asyncio.gather(*(self._status(app) for app in self.args.apps))
-        return dict(zip(self.args.apps, results))
+        return dict(zip(self.args.apps, results, strict=True))
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return make_health_api(self.statuses)

@@ -155,7 +155,7 @@ def predict_rows(served: ServedModel, batch: list[list[dict[str, Any]]]) -> list
     x = torch.from_numpy(np.stack(windows).astype(np.float32))
     with torch.inference_mode():
         y = served.loaded.module(x).reshape(-1).cpu().numpy().astype(np.float64)
-    for slot, last, value in zip(slots, last_times, y):
+    for slot, last, value in zip(slots, last_times, y, strict=True):
         prediction = float(value) * float(std[t]) + float(mean[t])
         if not math.isfinite(prediction):
             out[slot] = DataError("rows: values are out of range (the model's answer is not a finite number)")

@@ -38,9 +38,8 @@ class ReloadConfig(BaseModel):
     model_version: str | None = None  # a pinned registry version; wins over the alias
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)  # sentiment: p >= threshold is "positive"
     max_batch_size: int = Field(default=32, ge=1)  # requests per forward pass
-    batch_wait_timeout_s: float = Field(
-        default=0.0, ge=0.0, le=1.0
-    )  # 0: batch only what already waits (DESIGN.md)
+    # 0: a batch is what already waits; a fixed wait costs a lone client (DESIGN.md)
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0.0, le=1.0)
     max_texts: int = Field(default=64, ge=1)  # sentiment: texts per request
     max_rows: int = Field(default=10_000, ge=1)  # forecast: weather rows per request
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)  # larger bodies get 413 before they are parsed

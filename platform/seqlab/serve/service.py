@@ -30,6 +30,7 @@ from seqlab.tracking import resolve_tracking_uri
 logger = logging.getLogger("ray.serve")
 
 BatchFn = Callable[[list[Any]], Awaitable[list[tuple[ServedModel, Any]]]]
+Waiter = asyncio.Future[list[tuple[ServedModel, Any]]]  # one serve.batch batch's answers
 
 
 def _batcher(
@@ -83,7 +84,7 @@ class ModelService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"seqlab-{self.task}")
         self._batched: Any = _batcher(self._run_batch, self.settings, self.args.max_ongoing_requests)
         self.batches, self.batched_requests = 0, 0  # how well concurrent requests share forward passes
-        self._waiting: deque[tuple[list[Any], asyncio.Future[list[tuple[ServedModel, Any]]]]] = deque()
+        self._waiting: deque[tuple[ServedModel, list[Any], Waiter]] = deque()
         self._forward_loop: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------------------------------- loading
@@ -191,10 +192,13 @@ class ModelService:
         requests that arrive while a forward pass runs would queue as many batches of one or two (measured:
         a mean of 1.7 requests per pass at 32 clients). So the batches it forms are pooled here and each
         forward pass takes everything that waits, up to ``max_batch_size``: the batch grows with the load
-        and nobody waits for a batch to fill.
+        and nobody waits for a batch to fill. Requests are answered by the model that was served when they
+        arrived, even if a reload swaps it before their pass.
         """
-        waiter: asyncio.Future[list[tuple[ServedModel, Any]]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((items, waiter))
+        if self.served is None:
+            raise ModelUnavailable(self.reason)
+        waiter: Waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append((self.served, items, waiter))
         if self._forward_loop is None or self._forward_loop.done():
             self._forward_loop = asyncio.create_task(self._forward_while_waiting())
         return await waiter
@@ -202,25 +206,23 @@ class ModelService:
     async def _forward_while_waiting(self) -> None:
         loop = asyncio.get_running_loop()
         while self._waiting:
-            taken, n = [], 0
-            while self._waiting and (
-                not taken or n + len(self._waiting[0][0]) <= self.settings.max_batch_size
-            ):
-                items, waiter = self._waiting.popleft()
+            served, n = self._waiting[0][0], 0
+            taken: list[tuple[list[Any], Waiter]] = []
+            while self._waiting and self._waiting[0][0] is served:
+                if taken and n + len(self._waiting[0][1]) > self.settings.max_batch_size:
+                    break
+                _, items, waiter = self._waiting.popleft()
                 taken.append((items, waiter))
                 n += len(items)
             flat = [item for items, _ in taken for item in items]
-            served = self.served  # one model for the whole pass, even if a reload swaps it meanwhile
             try:
-                if served is None:
-                    raise ModelUnavailable(self.reason)
                 if self.task == "sentiment":
                     outs: list[Any] = await loop.run_in_executor(
                         self._executor, predict_texts, served, flat, self.settings.threshold
                     )
                 else:
                     outs = await loop.run_in_executor(self._executor, predict_rows, served, flat)
-            except Exception as exc:  # noqa: BLE001  # every waiter gets it; the loop goes on
+            except Exception as exc:  # noqa: BLE001  # every waiter of this pass gets it; the loop goes on
                 for _, waiter in taken:
                     if not waiter.done():
                         waiter.set_exception(exc)
@@ -245,6 +247,7 @@ class ModelService:
             "reason": None if s else self.reason,
             "last_error": self.last_error,
             "batches": self.batches,
+            "batched_requests": self.batched_requests,
             "mean_batch_size": round(self.batched_requests / self.batches, 2) if self.batches else None,
         }
 
