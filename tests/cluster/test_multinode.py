@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +57,9 @@ class Cluster:
         self.env.pop("RAY_ADDRESS", None)
         # A temp dir of its own: `ray start` records "the current cluster" there, and a plain ray.init() on
         # this machine would otherwise attach to this cluster. Short: Ray puts unix sockets inside it.
+        # One per node: two nodes sharing one temp dir delete each other's runtime_resources (job working dirs).
         self.temp_dir = f"/tmp/ray-mn-{secrets.token_hex(3)}"
+        self.temp_dir2 = self.temp_dir + "-2"
         self.head: subprocess.Popen[bytes] | None = None
         self.node2: subprocess.Popen[bytes] | None = None
 
@@ -77,7 +80,7 @@ class Cluster:
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_nodes(1)
         self.node2 = subprocess.Popen(
-            [RAY, "start", f"--address=127.0.0.1:{self.gcs_port}", f"--temp-dir={self.temp_dir}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+            [RAY, "start", f"--address=127.0.0.1:{self.gcs_port}", f"--temp-dir={self.temp_dir2}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
              f"--object-store-memory={STORE_BYTES}", "--disable-usage-stats", "--block"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_nodes(2)
 
@@ -138,11 +141,14 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     node.kill()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+        shutil.rmtree(self.temp_dir2, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("cluster"))
+def cluster() -> Iterator[Cluster]:
+    # not pytest's tmp_path: another pytest run on the machine may rotate it away under the running jobs
+    c = Cluster(Path(tempfile.mkdtemp(prefix="seqlab-cluster-")))
     try:
         c.start()
         yield c
