@@ -12,6 +12,7 @@ GRU models on 120-hour windows, learning rates over two decades (so some trials 
 stopped). MLflow writes to a temp SQLite store, Ray and Tune to a temp folder; nothing is promoted.
 
     python benchmarks/sweep.py                                   # a few minutes on 2 cores
+    python benchmarks/sweep.py --reduction-factor 3 --trials       # keep the top third at each rung
     python benchmarks/sweep.py --sweep configs/forecast/sweep.yaml
 """
 
@@ -84,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", type=Path, default=None, help="a sweep file instead of the built-in one")
     parser.add_argument("--num-samples", type=int, default=None, help="override the sweep's num_samples")
+    parser.add_argument("--reduction-factor", type=float, default=None, help="override ASHA's reduction_factor")
     parser.add_argument("--trials", action="store_true", help="also print every trial's row")
     args = parser.parse_args()
 
@@ -102,7 +104,8 @@ def main() -> None:
     if path is None:
         path = tmp / "bench_sweep.yaml"
         path.write_text(yaml.safe_dump(BENCH_SWEEP, sort_keys=False))
-    extra = [f"storage_path={tmp / 'ray'}"] + ([f"num_samples={args.num_samples}"] if args.num_samples else [])
+    extra = [f"storage_path={tmp / 'ray'}"] + ([f"num_samples={args.num_samples}"] if args.num_samples else []) \
+        + ([f"reduction_factor={args.reduction_factor}"] if args.reduction_factor else [])
     sweep = load_sweep(path, extra)
     if sweep.base_tree.get("tracking", {}).get("tracking_uri"):
         raise SystemExit(f"{path}: its base sets tracking.tracking_uri; this benchmark writes to a temp store only")

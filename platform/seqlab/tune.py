@@ -379,8 +379,10 @@ def _scheduler(name: str, epochs: int, sweep: SweepConfig) -> Any:
 
     if name == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=min(sweep.grace_period, epochs),
-                         reduction_factor=sweep.reduction_factor)
+    # max_t one past the last epoch: a trial that survives every rung ends by itself, so it logs its model and
+    # releases its workers, instead of being stopped inside its final report.
+    return ASHAScheduler(time_attr="training_iteration", max_t=epochs + 1,
+                         grace_period=min(sweep.grace_period, epochs), reduction_factor=sweep.reduction_factor)
 
 
 def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
