@@ -114,7 +114,7 @@ def main() -> None:
     for case in cases:
         path, label = CASES[case]
         cfg_gpu = load_config(ROOT / path, budget + (["train.use_gpu=true"] if use_ray else []))
-        cfg_cpu = load_config(ROOT / path, budget + ([f"train.use_gpu=false", f"train.cpus_per_worker={args.cpu_threads}"]
+        cfg_cpu = load_config(ROOT / path, budget + (["train.use_gpu=false", f"train.cpus_per_worker={args.cpu_threads}"]
                                                     if use_ray else []))
         t0 = time.perf_counter()
         prepared = get_task(cfg_gpu.task).prepare(cfg_gpu)

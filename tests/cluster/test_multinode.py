@@ -114,10 +114,10 @@ class Cluster:
 
     def status(self, job_id: str) -> str:
         done = self.ray("job", "status", f"--address=http://127.0.0.1:{self.dash_port}", job_id, check=False)
-        out = done.stdout + done.stderr  # the CLI logs the status line to stderr
-        for word in ("SUCCEEDED", "FAILED", "STOPPED", "RUNNING", "PENDING"):
+        out = (done.stdout + done.stderr).lower()  # e.g. "Job 'raysubmit_x' succeeded" / "... is currently running"
+        for word in ("succeeded", "failed", "stopped", "running", "pending"):
             if word in out:
-                return word
+                return word.upper()
         return out
 
     def wait(self, job_id: str, timeout_s: float = 480) -> str:
