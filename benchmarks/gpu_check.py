@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -60,7 +61,9 @@ def run_in_process(cfg: Any, prepared: Any, device: str, cpu_threads: int) -> li
 def run_on_ray(cfg: Any, prepared: Any, name: str) -> list[dict[str, Any]]:
     from seqlab.train import run_training
 
-    return list(run_training(cfg, prepared=prepared, name=f"{name}-{int(time.time())}").history)
+    result = run_training(cfg, prepared=prepared, name=f"{name}-{int(time.time())}")
+    shutil.rmtree(Path(result.checkpoint_path).parent, ignore_errors=True)  # run_training's local copy in /tmp
+    return list(result.history)
 
 
 def main() -> None:
@@ -97,7 +100,6 @@ def main() -> None:
         sys.exit(f"--device {device}: torch {torch.__version__} sees no CUDA device; use --device cpu to smoke-test")
     gpu_name = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu"
 
-    tmp = Path(tempfile.mkdtemp(prefix="seqlab-gpu-check-"))
     budget = [f"train.epochs={args.epochs}"] + ([f"train.max_steps_per_epoch={args.max_steps}"] if args.max_steps else [])
     if use_ray:
         os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
@@ -106,6 +108,7 @@ def main() -> None:
 
         from seqlab.runtime import init_ray
 
+        tmp = Path(tempfile.mkdtemp(prefix="seqlab-gpu-check-"))
         init_ray()  # joins RAY_ADDRESS's cluster, or starts a local one
         budget += [f"train.storage_path={tmp / 'ray'}", f"tracking.tracking_uri=sqlite:///{tmp}/mlflow.db",
                    "tracking.experiment=gpu-check", "tracking.log_model=false", "train.num_workers=1"]
@@ -146,6 +149,7 @@ def main() -> None:
         import ray
 
         ray.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
     else:
         leaked = sorted(m for m in ("ray", "mlflow") if m in sys.modules)
         print(f"imported ray/mlflow: {', '.join(leaked) if leaked else 'neither'}")

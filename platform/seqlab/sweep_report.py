@@ -74,7 +74,7 @@ def write_summary(uri: str, run_id: str, trials: list[dict[str, Any]], metric: s
                 if values.min() > 0 and values.max() / values.min() > 50:
                     ax.set_xscale("log")
             else:
-                labels = values.astype(str)
+                labels = values.map(str)  # None/NaN (e.g. train_samples: null = full set) -> "None"/"nan"
                 cats = sorted(labels.unique())
                 ax.scatter([cats.index(v) for v in labels], scored[col])
                 ax.set_xticks(range(len(cats)), cats)

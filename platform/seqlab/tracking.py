@@ -136,9 +136,19 @@ def log_model(uri: str, run_id: str, checkpoint_file: str, example: Any | None =
     """Log the checkpoint as a pyfunc model that predicts from raw input; return its model URI."""
     import mlflow
 
+    import numpy
+    import pandas
+    import pydantic
+    import torch
+
+    # Explicit requirements: MLflow's inference starts a subprocess and cost ~4 s per logged model.
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
+                    f"numpy=={numpy.__version__}", f"pandas=={pandas.__version__}", f"pydantic=={pydantic.__version__}",
+                    "pyyaml"]  # and seqlab itself, installed from the project (not on PyPI)
     mlflow.set_tracking_uri(uri)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
+            pip_requirements=requirements,
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_model.py")),  # models from code, no pickle
             artifacts={"checkpoint": checkpoint_file},

@@ -304,9 +304,10 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
     import ray.train
     from ray.train.torch import TorchTrainer
 
+    from seqlab.runtime import init_ray
+
     task = get_task(cfg.task)
-    if not ray.is_initialized():
-        ray.init()
+    init_ray()  # joins $RAY_ADDRESS, else a local Ray (never a stray cluster of the machine)
     check_resources(cfg)
     store = storage_path(cfg)
     name = name or default_run_name(cfg)

@@ -186,8 +186,8 @@ def _prepared_cached(cfg_json: str) -> Any:
 def _data_key(cfg: Any) -> str:
     tree = cfg.model_dump(mode="json")
     keep = {"task": tree["task"], "data": tree["data"]}
-    if tree["task"] == "sentiment":
-        keep["model"] = {"embedding": tree["model"]["embedding"]}
+    if tree["task"] == "sentiment":  # GloVe alignment depends on these; validation needs embed_dim too
+        keep["model"] = {"embedding": tree["model"]["embedding"], "embed_dim": tree["model"]["embed_dim"]}
     return json.dumps(keep, sort_keys=True)
 
 

@@ -62,3 +62,13 @@ def test_a_space_with_no_valid_combination_is_refused(tmp_path: Path) -> None:
 def test_base_not_found(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="base config 'nope.yaml' not found"):
         load_sweep(_write(tmp_path, base="nope.yaml"))
+
+
+def test_trial_data_cache_key_is_a_valid_config_for_glove() -> None:
+    import json
+
+    from seqlab.config import load_config, validate_config
+    from seqlab.tune import _data_key
+
+    cfg = load_config(None, {"task": "sentiment", "model.embedding": "glove", "model.embed_dim": 50})
+    assert validate_config(json.loads(_data_key(cfg))).model.embed_dim == 50

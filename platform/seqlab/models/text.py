@@ -42,6 +42,11 @@ def build_embedding(
     if vocab_size < 2:
         raise ConfigError(f"vocab_size must be >= 2 (padding + at least one word), got {vocab_size}")
     emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+    # Keras' uniform(-0.05, 0.05) instead of PyTorch's N(0, 1): with N(0, 1) the chapter's Flatten model reached
+    # 0.67 validation accuracy after 5 epochs, with the small init 0.76 (the book's figure).
+    with torch.no_grad():
+        emb.weight.uniform_(-0.05, 0.05)
+        emb.weight[0].zero_()
     if embedding_matrix is not None:
         expected = (vocab_size, cfg.embed_dim)
         if tuple(embedding_matrix.shape) != expected:

@@ -53,6 +53,8 @@ class ForecastTask(Task):
             "data.test_windows": len(s.test),
             "baseline.val_mae": float(s.baseline_mae_norm),
             "baseline.val_mae_degrees": float(s.baseline_mae_degrees),
+            "baseline.test_mae": float(s.test_baseline_mae_norm),
+            "baseline.test_mae_degrees": float(s.test_baseline_mae_degrees),
         }
         return Prepared(train=s.train, val=s.val, test=s.test, preprocessing=preprocessing, info=info)
 
