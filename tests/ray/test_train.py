@@ -67,12 +67,12 @@ def test_forecast_two_workers_predicts_from_raw_rows(tmp_path: Path, mlflow_uri:
 
 
 def _train_workers() -> list[psutil.Process]:
-    procs = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "RayTrainWorker" in cmd:
-            procs.append(p)
-    return procs
+    """Training worker processes of *this* test session's Ray (children of its raylet), not of other Rays."""
+    import ray
+
+    node = ray._private.worker._global_node
+    raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
+    return [p for p in raylet.children(recursive=True) if "RayTrainWorker" in " ".join(p.cmdline())]
 
 
 def test_worker_killed_mid_run_resumes_from_checkpoint(tmp_path: Path, mlflow_uri: str) -> None:
