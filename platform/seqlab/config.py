@@ -92,6 +92,7 @@ class ForecastDataConfig(_Strict):
     train_fraction: float = Field(0.5, gt=0.0, lt=1.0)  # chronological: first part trains
     val_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # next part validates, the rest tests
     resample: str | None = None  # e.g. '1h' to regularize an irregular CSV; None keeps the rows
+    calendar: bool = False  # add hour-of-day and day-of-year sin/cos columns (seqlab.data.calendar)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -126,6 +127,7 @@ class ForecastModelConfig(_Strict):
     conv_filters: int = Field(32, ge=1)
     conv_kernel: int = Field(5, ge=1)
     pool: int = Field(3, ge=1)
+    residual: bool = False  # predict the change from the window's last target value, not the value
 
 
 # -------------------------------------------------------------------------------------------- shared parts

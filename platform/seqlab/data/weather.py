@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from seqlab.config import ForecastDataConfig
+from seqlab.data.calendar import calendar_features, index_seconds
 from seqlab.data.synthetic import synthetic_weather
 from seqlab.errors import DataError
 
@@ -509,6 +510,8 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
     train_end, val_end = split_bounds(len(values), cfg.train_fraction, cfg.val_fraction)
     normalizer = Normalizer().fit(values[:train_end])
     data = normalizer.transform(values)
+    if cfg.calendar:  # extra columns after the features; already in [-1, 1], so not normalized
+        data = np.concatenate([data, calendar_features(index_seconds(series.frame.index))], axis=1)
     t = series.features.index(series.target)
     # The chapter's generator predicts ``delay`` rows after its "current" row i, whose window ends at i - step.
     # seqlab means "``cfg.delay`` rows after the last row of the window" (what a user sending rows expects),

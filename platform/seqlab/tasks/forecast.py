@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from seqlab.config import ForecastConfig
+from seqlab.data.calendar import CALENDAR_COLUMNS, calendar_features
 from seqlab.data.weather import prepare_series
 from seqlab.errors import DataError
 from seqlab.models.series import build_series_model
@@ -43,6 +44,7 @@ class ForecastTask(Task):
             "delay": cfg.data.delay,
             "freq_s": freq_s,
             "unit": s.series.unit,
+            "calendar": cfg.data.calendar,
         }
         info = {
             "data.origin": s.series.source,
@@ -62,7 +64,10 @@ class ForecastTask(Task):
         self, cfg: ForecastConfig, preprocessing: dict[str, Any], embedding_matrix: np.ndarray | None = None
     ) -> nn.Module:
         steps = len(_offsets(preprocessing))
-        return build_series_model(cfg.model, window_steps=steps, num_features=len(preprocessing["features"]))
+        return build_series_model(
+            cfg.model, window_steps=steps, num_features=_num_columns(preprocessing),
+            target_idx=int(preprocessing["target_idx"]),
+        )
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return nn.functional.l1_loss(out, y)  # the chapter trains on MAE
@@ -81,13 +86,13 @@ class ForecastTask(Task):
         std = np.asarray(preprocessing["normalizer"]["std"], dtype=np.float32)
         t = int(preprocessing["target_idx"])
         lookback, delay = int(preprocessing["lookback"]), int(preprocessing["delay"])
-        offsets = _offsets(preprocessing)
         freq = pd.Timedelta(seconds=float(preprocessing["freq_s"]))
         module.eval()
 
         def predict(raw: Any) -> list[dict[str, Any]]:
             times, values = rows_to_window(raw, features, lookback)
-            x = (values[len(values) - 1 + offsets] - mean) / std
+            times_s = np.array([round(ts.timestamp()) for ts in times], dtype=np.int64)
+            x = window_features(times_s, values, preprocessing)
             with torch.inference_mode():
                 y = float(module(torch.from_numpy(x[None].astype(np.float32)))[0])
             last = times[-1]
@@ -100,6 +105,48 @@ class ForecastTask(Task):
             }]
 
         return predict
+
+
+def window_features(times_s: np.ndarray, values: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
+    """Raw rows in time order -> the model's input for the window that ends at the last row.
+
+    The same columns as training: the features normalized with the training statistics, then, when the
+    preprocessing says ``calendar``, the calendar columns of each kept row's time (:mod:`seqlab.data.calendar`).
+
+    Args:
+        times_s: int64 epoch seconds (UTC) of the last rows, ``len(times_s) >= lookback``; the last entry
+            is the time of ``values``' last row.
+        values: ``(rows, features)`` raw feature values in training feature order, ``rows >= lookback``.
+        preprocessing: the model's saved preprocessing (features, normalizer, lookback, step, calendar).
+
+    Returns:
+        float32 ``(window_steps, columns)``: rows ``-lookback + step, ..., -step, last`` of the window.
+
+    Raises:
+        DataError: too few rows or times, or the wrong number of feature columns.
+    """
+    lookback = int(preprocessing["lookback"])
+    n_features = len(preprocessing["features"])
+    vals = np.asarray(values, dtype=np.float64)
+    times = np.asarray(times_s, dtype=np.int64)
+    if vals.ndim != 2 or vals.shape[1] != n_features or len(vals) < lookback or len(times) < lookback:
+        raise DataError(
+            f"window: need at least {lookback} rows of {n_features} features and as many times, got values "
+            f"of shape {vals.shape} and {len(times)} times"
+        )
+    offsets = _offsets(preprocessing)
+    mean = np.asarray(preprocessing["normalizer"]["mean"], dtype=np.float64)
+    std = np.asarray(preprocessing["normalizer"]["std"], dtype=np.float64)
+    x = ((vals[len(vals) - 1 + offsets] - mean) / std).astype(np.float32)
+    if preprocessing.get("calendar", False):  # models saved before calendar columns existed lack the key
+        x = np.concatenate([x, calendar_features(times[len(times) - 1 + offsets])], axis=1)
+    return x
+
+
+def _num_columns(preprocessing: dict[str, Any]) -> int:
+    """Model input columns: the features, plus the calendar columns when the preprocessing adds them."""
+    extra = len(CALENDAR_COLUMNS) if preprocessing.get("calendar", False) else 0
+    return len(preprocessing["features"]) + extra
 
 
 def _offsets(preprocessing: dict[str, Any]) -> np.ndarray:
