@@ -92,7 +92,8 @@ class ForecastDataConfig(_Strict):
     train_fraction: float = Field(0.5, gt=0.0, lt=1.0)  # chronological: first part trains
     val_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # next part validates, the rest tests
     resample: str | None = None  # e.g. '1h' to regularize an irregular CSV; None keeps the rows
-    calendar: bool = False  # add hour-of-day and day-of-year sin/cos columns (seqlab.data.calendar)
+    # extra sin/cos input columns of each row's time: [day] (hour of day), [day, year] (also day of year)
+    calendar: list[Literal["day", "year"]] = Field(default_factory=list)
     seed: int = 0
 
     @model_validator(mode="after")

@@ -511,7 +511,7 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
     normalizer = Normalizer().fit(values[:train_end])
     data = normalizer.transform(values)
     if cfg.calendar:  # extra columns after the features; already in [-1, 1], so not normalized
-        data = np.concatenate([data, calendar_features(index_seconds(series.frame.index))], axis=1)
+        data = np.concatenate([data, calendar_features(index_seconds(series.frame.index), cfg.calendar)], axis=1)
     t = series.features.index(series.target)
     # The chapter's generator predicts ``delay`` rows after its "current" row i, whose window ends at i - step.
     # seqlab means "``cfg.delay`` rows after the last row of the window" (what a user sending rows expects),

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from seqlab.config import ForecastConfig
-from seqlab.data.calendar import CALENDAR_COLUMNS, calendar_features
+from seqlab.data.calendar import calendar_columns, calendar_features
 from seqlab.data.weather import prepare_series
 from seqlab.errors import DataError
 from seqlab.models.series import build_series_model
@@ -44,7 +44,7 @@ class ForecastTask(Task):
             "delay": cfg.data.delay,
             "freq_s": freq_s,
             "unit": s.series.unit,
-            "calendar": cfg.data.calendar,
+            "calendar": list(cfg.data.calendar),
         }
         info = {
             "data.origin": s.series.source,
@@ -111,7 +111,7 @@ def window_features(times_s: np.ndarray, values: np.ndarray, preprocessing: dict
     """Raw rows in time order -> the model's input for the window that ends at the last row.
 
     The same columns as training: the features normalized with the training statistics, then, when the
-    preprocessing says ``calendar``, the calendar columns of each kept row's time (:mod:`seqlab.data.calendar`).
+    preprocessing lists ``calendar`` cycles, the calendar columns of each kept row's time (:mod:`seqlab.data.calendar`).
 
     Args:
         times_s: int64 epoch seconds (UTC) of the last rows, ``len(times_s) >= lookback``; the last entry
@@ -138,15 +138,15 @@ def window_features(times_s: np.ndarray, values: np.ndarray, preprocessing: dict
     mean = np.asarray(preprocessing["normalizer"]["mean"], dtype=np.float64)
     std = np.asarray(preprocessing["normalizer"]["std"], dtype=np.float64)
     x = ((vals[len(vals) - 1 + offsets] - mean) / std).astype(np.float32)
-    if preprocessing.get("calendar", False):  # models saved before calendar columns existed lack the key
-        x = np.concatenate([x, calendar_features(times[len(times) - 1 + offsets])], axis=1)
+    cycles = preprocessing.get("calendar", [])  # models saved before calendar columns existed lack the key
+    if cycles:
+        x = np.concatenate([x, calendar_features(times[len(times) - 1 + offsets], cycles)], axis=1)
     return x
 
 
 def _num_columns(preprocessing: dict[str, Any]) -> int:
     """Model input columns: the features, plus the calendar columns when the preprocessing adds them."""
-    extra = len(CALENDAR_COLUMNS) if preprocessing.get("calendar", False) else 0
-    return len(preprocessing["features"]) + extra
+    return len(preprocessing["features"]) + len(calendar_columns(preprocessing.get("calendar", [])))
 
 
 def _offsets(preprocessing: dict[str, Any]) -> np.ndarray:
