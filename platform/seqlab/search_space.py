@@ -285,10 +285,14 @@ def tune_domain(spec: dict[str, Any]) -> Any:
 
 
 def tune_param_space(space: Space, searcher: str, seed: int) -> dict[str, Any]:
-    """``Tuner(param_space=...)``: random sampling's domains; empty for grid (points) and Optuna (define-by-run)."""
-    if searcher != "random":
+    """``Tuner(param_space=...)``. Random: Tune's domains, conditional keys through ``sample_from``. Grid: plain
+    choices that only declare the keys, since the points (:func:`grid_points`) set every key of every trial
+    (None: inactive). Optuna: empty, its define-by-run space asks."""
+    if searcher == "optuna":
         return {}
     from ray import tune
 
+    if searcher == "grid":
+        return {k: tune.choice(domain_of(spec)[1] + ([None] if WHEN in spec else [])) for k, spec in space.items()}
     return {k: tune.sample_from(WhenActive(k, space, seed * 1_000 + i)) if WHEN in spec else tune_domain(spec)
             for i, (k, spec) in enumerate(space.items())}
