@@ -54,7 +54,12 @@ def test_window_from_raw_rows_equals_the_training_window(calendar: list[str]) ->
     assert x.shape == expected[0].shape == (24, len(features) + 2 * len(calendar))
     np.testing.assert_allclose(x, expected[0], atol=1e-5)
     module = task.build_model(cfg, prepared.preprocessing)
-    assert module(torch.from_numpy(x[None])).shape == (1,)
+    expected_y = float(module.eval()(torch.from_numpy(x[None]))[0])
+    records = [{**r, "time": r["time"].isoformat()} for r in rows.to_dict("records")]
+    answer = task.predictor(module, prepared.preprocessing)(records[::-1])[0]  # any row order
+    normalizer = prepared.preprocessing["normalizer"]
+    t = prepared.preprocessing["target_idx"]
+    assert answer["prediction"] == pytest.approx(expected_y * normalizer["std"][t] + normalizer["mean"][t], abs=1e-4)
     with pytest.raises(DataError, match="need at least 48 rows of"):
         window_features(times_s[-10:], rows[features].to_numpy()[-10:], prepared.preprocessing)
 
