@@ -32,7 +32,7 @@ class ForecastTask(Task):
     def prepare(self, cfg: ForecastConfig) -> Prepared:
         s = prepare_series(cfg.data)
         norm = s.normalizer.to_dict()
-        freq_s = _row_frequency_s(s.series.frame.index)
+        freq_s = s.series.interval_s or _row_frequency_s(s.series.frame.index)
         preprocessing = {
             "features": list(s.features),
             "target": s.target,
@@ -43,11 +43,21 @@ class ForecastTask(Task):
             "delay": cfg.data.delay,
             "freq_s": freq_s,
             "unit": s.series.unit,
+            # what a prediction request may send per feature: the training range plus a margin, within the
+            # cleaning rules (seqlab.data.rows.parse_rows refuses anything outside)
+            "bounds": {name: [lo, hi] for name, (lo, hi) in s.feature_bounds.items()},
         }
+        removed = {name: 0 for name in s.features}
+        for c in s.series.cleaned:
+            removed[c.column] += c.count
         info = {
             "data.origin": s.series.source,
             "data.rows": int(len(s.series.frame)),
             "data.gaps_filled": int(s.series.gaps_filled),
+            "data.cleaned": sum(removed.values()),
+            **{f"data.cleaned.{name}": count for name, count in removed.items()},
+            "data.long_gaps": len(s.series.long_gaps),
+            "data.blocked_rows": int(s.series.blocked_mask().sum()),
             "data.train_windows": len(s.train),
             "data.val_windows": len(s.val),
             "data.test_windows": len(s.test),
