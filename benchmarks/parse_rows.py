@@ -3,7 +3,8 @@
 The request is ``examples/forecast_request.json`` (240 hourly rows of the packaged weather's 8 features),
 already JSON-decoded, as the endpoint receives it. Printed, each the median over ``--requests`` runs:
 
-- ``parse_rows``: :func:`seqlab.data.rows.parse_rows` with bounds on every feature (all checks on);
+- ``parse_rows``: :func:`seqlab.data.rows.parse_rows` with bounds on every feature (all checks on), for the
+  example's naive times, the same with ``+00:00`` and with ``.000`` (a layout that takes the per-row path);
 - ``pandas path``: what serving did before, for context: a DataFrame of the rows, ``pd.to_datetime(...,
   format="mixed")`` and per-column ``pd.to_numeric`` (looser: it accepts "12.5", "now", daily rows);
 - ``GRU forward``: the README's forecast model (``configs/forecast/gru.yaml``: GRU, hidden 32) with random
@@ -81,13 +82,19 @@ def main() -> None:
         with torch.inference_mode():
             model(x)
 
+    aware = [dict(r, time=r["time"] + "+00:00") for r in rows]  # still the vectorized layout
+    odd = [dict(r, time=r["time"] + ".000") for r in rows]  # fractional seconds: the row-by-row time path
     parse = median_us(lambda: parse_rows(rows, spec), args.requests)
+    parse_aware = median_us(lambda: parse_rows(aware, spec), args.requests)
+    parse_odd = median_us(lambda: parse_rows(odd, spec), args.requests)
     old = median_us(lambda: pandas_path(rows, features), max(args.requests // 10, 50))
     fwd = median_us(forward, args.requests)
     name = f"{data_cfg['model']['name']} hidden {data_cfg['model']['hidden']}"
     print(f"request: {len(rows)} rows x {len(features)} features (examples/forecast_request.json)")
     print(f"{'step':<32}{'median per request':>20}")
     print(f"{'parse_rows (strict)':<32}{parse / 1000:>17.3f} ms")
+    print(f"{'  same, times with +00:00':<32}{parse_aware / 1000:>17.3f} ms")
+    print(f"{'  same, times with .000 (slow)':<32}{parse_odd / 1000:>17.3f} ms")
     print(f"{'pandas path (before, loose)':<32}{old / 1000:>17.3f} ms")
     print(f"{f'{name} forward, {args.threads} thread(s)':<32}{fwd / 1000:>17.3f} ms")
     print(f"parse / forward = {parse / fwd:.2f}; target parse <= 1.5 ms: {'met' if parse <= 1500 else 'MISSED'}")

@@ -112,7 +112,7 @@ class ForecastDataConfig(_Strict):
     resample: str | None = None  # e.g. '1h' to average an irregular CSV onto a grid; None: rows must be on one
     clean: dict[str, ColumnRule] = Field(default_factory=dict)  # per column, over the weather defaults
     max_gap_rows: int = Field(12, ge=0)  # longer runs of missing values split the series (no window crosses)
-    bounds_margin: float = Field(0.5, ge=0.0)  # prediction accepts the train range +- margin x range
+    bounds_margin: float = Field(1.0, ge=0.0)  # prediction accepts the train range +- margin x range
     seed: int = 0
 
     @model_validator(mode="after")

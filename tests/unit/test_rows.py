@@ -83,6 +83,15 @@ def test_integer_values_are_numbers_and_old_models_have_no_bounds() -> None:
     assert parse_rows(data, old)[1][0, 4] == 2000.0
 
 
+def test_numpy_scalars_count_as_numbers_but_numpy_bools_do_not() -> None:
+    data = rows()
+    data[0]["temp"], data[1]["humid"] = np.float32(40.5), np.int64(50)
+    assert parse_rows(data, SPEC)[1][:2, :3].tolist() == [[40.5, 33.98, 60.47], [46.94, 35.06, 50.0]]
+    data[2]["visib"] = np.bool_(True)
+    with pytest.raises(DataError, match=r"rows\[2\]\.visib: expected a finite JSON number, got true"):
+        parse_rows(data, SPEC)
+
+
 def test_spec_from_preprocessing_reads_bounds_lists() -> None:
     pre = {"features": ["temp"], "lookback": 3, "step": 1, "delay": 2, "freq_s": 600, "bounds": {"temp": [0, 5]}}
     spec = RowSpec.from_preprocessing(json.loads(json.dumps(pre)))

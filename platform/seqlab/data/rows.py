@@ -183,8 +183,9 @@ def _values(table: list[tuple[Any, ...]], spec: RowSpec) -> F64:
     """The values as float64 ``(rows, features)``; refuses anything that is not a finite, in-range number."""
     n, f = len(table), len(spec.features)
     flat = list(itertools.chain.from_iterable(table))
-    if not set(map(type, flat)) <= {float, int}:  # bool, str, None, lists... (bool is not int here)
-        _first_bad_type(table, spec.features)
+    types = set(map(type, flat))
+    if not types <= _NUMBER_TYPES and not all(_is_number_type(t) for t in types):
+        _first_bad_type(table, spec.features)  # bool, str, None, lists... (bool is not int here)
     try:
         values = np.array(flat, dtype=np.float64).reshape(n, f)
     except OverflowError:  # an integer beyond float64
@@ -216,16 +217,24 @@ def _values(table: list[tuple[Any, ...]], spec: RowSpec) -> F64:
     return values
 
 
+_NUMBER_TYPES = {float, int}
+
+
+def _is_number_type(t: type) -> bool:
+    # numpy scalars come from DataFrame-built rows (the pyfunc's input); numpy's bool is no number either
+    return t in _NUMBER_TYPES or (issubclass(t, (np.floating, np.integer)) and not issubclass(t, np.bool_))
+
+
 def _first_bad_type(table: list[tuple[Any, ...]], features: tuple[str, ...]) -> None:
     for i, row in enumerate(table):
         for name, v in zip(features, row):
-            if type(v) in (float, int):
+            if _is_number_type(type(v)):
                 continue
             if isinstance(v, str):
                 got = f"the string {_short(v)} (send numbers unquoted)"
             elif v is None:
                 got = "null (missing values are not allowed)"
-            elif isinstance(v, bool):
+            elif isinstance(v, (bool, np.bool_)):
                 got = f"{str(v).lower()} (a boolean)"
             else:
                 got = f"{type(v).__name__} {_short(v)}"
