@@ -92,6 +92,12 @@ def test_numpy_scalars_count_as_numbers_but_numpy_bools_do_not() -> None:
         parse_rows(data, SPEC)
 
 
+def test_one_feature_models_read_one_value_per_row() -> None:
+    spec = RowSpec(("temp",), lookback=3, step=1, delay=1, freq_s=3600.0)
+    times, values = parse_rows([{"time": f"2020-01-01T0{h}:00:00", "temp": h} for h in range(5)], spec)
+    assert values.tolist() == [[2.0], [3.0], [4.0]] and iso_utc(int(times[0])) == "2020-01-01T02:00:00+00:00"
+
+
 def test_spec_from_preprocessing_reads_bounds_lists() -> None:
     pre = {"features": ["temp"], "lookback": 3, "step": 1, "delay": 2, "freq_s": 600, "bounds": {"temp": [0, 5]}}
     spec = RowSpec.from_preprocessing(json.loads(json.dumps(pre)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -485,3 +486,12 @@ def test_forecast_preprocessing_carries_bounds_that_refuse_the_wind_record() -> 
     rows["rows"][3]["wind_speed"] = 1048.36
     with pytest.raises(DataError, match=r"rows\[3\]\.wind_speed: 1048.36 is outside"):
         parse_rows(rows["rows"], spec)
+
+
+def test_cleaning_counts_in_info_are_valid_mlflow_param_keys(tmp_path: Path) -> None:
+    path = write_jena(tmp_path / "jena.csv", n=120)
+    cfg = load_config(None, {"task": "forecast", "data.source": "jena", "data.path": str(path),
+                             "data.lookback": 6, "data.delay": 2})
+    info = ForecastTask().prepare(cfg).info  # type: ignore[arg-type]
+    assert info["data.cleaned.T _degC_"] == 0 and info["data.cleaned"] == 0
+    assert all(re.fullmatch(r"[\w.\- /:]+", key) for key in info), sorted(info)

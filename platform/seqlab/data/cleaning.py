@@ -220,3 +220,23 @@ def fill_gaps(frame: pd.DataFrame, max_gap_rows: int, where: str) -> tuple[pd.Da
     if touched:
         frame = frame.interpolate(method="time").ffill().bfill()
     return frame.astype(np.float64), touched, blocked, gaps
+
+
+def feature_bounds(
+    train_rows: npt.NDArray[np.float64], features: list[str], rules: Mapping[str, Rule], margin: float
+) -> dict[str, tuple[float, float]]:
+    """Per feature, the range a prediction request may use (saved with a forecast model as ``bounds``).
+
+    The training rows' ``[min, max]`` widened by ``margin`` times its width on each side (by ``margin`` times
+    the value when the column is constant), then clipped to the column's rule, so that a physically
+    impossible value is never accepted however wide the margin.
+    """
+    out = {}
+    for j, name in enumerate(features):
+        lo, hi = float(train_rows[:, j].min()), float(train_rows[:, j].max())
+        pad = margin * ((hi - lo) if hi > lo else max(abs(hi), 1.0))
+        rule = rules.get(name)
+        low = lo - pad if rule is None or rule.low is None else max(lo - pad, rule.low)
+        high = hi + pad if rule is None or rule.high is None else min(hi + pad, rule.high)
+        out[name] = (low, high)
+    return out

@@ -29,6 +29,7 @@ import datetime as dt
 import itertools
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,9 +160,17 @@ def parse_rows(rows: list[dict[str, Any]], spec: RowSpec) -> tuple[I64, F64]:
 # ------------------------------------------------------------------------------------------------ values
 
 
+def _getter(features: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(features) > 1:
+        get: Callable[[Any], tuple[Any, ...]] = operator.itemgetter(*features)
+        return get
+    name = features[0]  # itemgetter of one key returns the value itself, not a 1-tuple
+    return lambda row: (row[name],)
+
+
 def _table(rows: list[Any], features: tuple[str, ...]) -> list[tuple[Any, ...]]:
     """Each row's feature values as a tuple, in feature order; finds the first missing field."""
-    get = operator.itemgetter(*features) if len(features) > 1 else (lambda row: (row[features[0]],))
+    get = _getter(features)
     try:
         if all(TIME_FIELD in row for row in rows):
             return list(map(get, rows))

@@ -39,7 +39,16 @@ import numpy.typing as npt
 import pandas as pd
 
 from seqlab.config import ForecastDataConfig
-from seqlab.data.cleaning import Cleaned, Gap, Rule, apply_rules, effective_rules, fill_gaps, regularize
+from seqlab.data.cleaning import (
+    Cleaned,
+    Gap,
+    Rule,
+    apply_rules,
+    effective_rules,
+    feature_bounds,
+    fill_gaps,
+    regularize,
+)
 from seqlab.data.synthetic import synthetic_weather
 from seqlab.data.windows import WindowSampler, chapter_generator, common_sense_mae
 from seqlab.errors import DataError
@@ -50,7 +59,7 @@ I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 __all__ = [  # the window helpers live in seqlab.data.windows; importing them from here keeps working
     "Normalizer", "Series", "SeriesSplits", "WindowSampler", "chapter_generator", "common_sense_mae",
-    "describe_series", "feature_bounds", "load_series", "mae_to_units", "prepare_series", "split_bounds",
+    "describe_series", "load_series", "mae_to_units", "prepare_series", "split_bounds",
 ]
 
 JENA_TIME_COLUMN = "Date Time"
@@ -389,22 +398,6 @@ class SeriesSplits:
     test_baseline_mae_degrees: float
 
 
-def feature_bounds(train_rows: F64, series: Series, margin: float) -> dict[str, tuple[float, float]]:
-    """Per feature, the range a prediction request may use: the training rows' ``[min, max]`` widened by
-    ``margin`` times its width on each side (by ``margin`` times the value when the column is constant),
-    then clipped to the column's cleaning rule, so a physically impossible value is never accepted.
-    """
-    out = {}
-    for j, name in enumerate(series.features):
-        lo, hi = float(train_rows[:, j].min()), float(train_rows[:, j].max())
-        pad = margin * ((hi - lo) if hi > lo else max(abs(hi), 1.0))
-        rule = series.rules.get(name)
-        low = lo - pad if rule is None or rule.low is None else max(lo - pad, rule.low)
-        high = hi + pad if rule is None or rule.high is None else min(hi + pad, rule.high)
-        out[name] = (low, high)
-    return out
-
-
 def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
     """Load, split chronologically, fit the normalizer on train rows, build the three samplers.
 
@@ -454,7 +447,7 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
         target=series.target,
         target_idx=t,
         bounds=(train_end, val_end),
-        feature_bounds=feature_bounds(train_rows, series, cfg.bounds_margin),
+        feature_bounds=feature_bounds(train_rows, series.features, series.rules, cfg.bounds_margin),
         train=train,
         val=val,
         test=test,

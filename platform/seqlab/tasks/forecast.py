@@ -7,6 +7,7 @@ frequency, so raw weather rows can be turned into a model input (and the answer 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +56,8 @@ class ForecastTask(Task):
             "data.rows": int(len(s.series.frame)),
             "data.gaps_filled": int(s.series.gaps_filled),
             "data.cleaned": sum(removed.values()),
-            **{f"data.cleaned.{name}": count for name, count in removed.items()},
+            # MLflow param keys allow letters, digits and _-. /: only ("T (degC)" -> "T _degC_")
+            **{"data.cleaned." + re.sub(r"[^\w.\- /:]", "_", name): n for name, n in removed.items()},
             "data.long_gaps": len(s.series.long_gaps),
             "data.blocked_rows": int(s.series.blocked_mask().sum()),
             "data.train_windows": len(s.train),
