@@ -77,8 +77,26 @@ class SentimentModelConfig(_Strict):
 # ----------------------------------------------------------------------------------------------- forecast
 
 
+class ColumnRule(_Strict):
+    """Valid values of one series column; anything else becomes missing and is filled like a gap.
+
+    A value below ``min``, above ``max``, equal to a sentinel or not finite is invalid. Fields left out keep
+    the column's default (see ``seqlab.data.cleaning.DEFAULT_BOUNDS``); ``null`` removes a default bound.
+    """
+
+    min: float | None = None
+    max: float | None = None
+    sentinels: list[float] | None = None  # None: the defaults -9999 and -999 (logger codes for "no value")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ColumnRule:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
+
 class ForecastDataConfig(_Strict):
-    """Where the series comes from and how windows are cut from it (all lengths in rows)."""
+    """Where the series comes from, how it is cleaned and how windows are cut from it (lengths in rows)."""
 
     source: Literal["packaged", "jena", "csv", "synthetic"] = "packaged"
     path: str | None = None  # jena_climate_2009_2016.csv or any CSV with a time column
@@ -91,7 +109,10 @@ class ForecastDataConfig(_Strict):
     delay: int = Field(24, ge=1)  # predict the target this many rows after the last one
     train_fraction: float = Field(0.5, gt=0.0, lt=1.0)  # chronological: first part trains
     val_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # next part validates, the rest tests
-    resample: str | None = None  # e.g. '1h' to regularize an irregular CSV; None keeps the rows
+    resample: str | None = None  # e.g. '1h' to average an irregular CSV onto a grid; None: rows must be on one
+    clean: dict[str, ColumnRule] = Field(default_factory=dict)  # per column, over the weather defaults
+    max_gap_rows: int = Field(12, ge=0)  # longer runs of missing values split the series (no window crosses)
+    bounds_margin: float = Field(1.0, ge=0.0)  # prediction accepts the train range +- margin x range
     # extra sin/cos input columns of each row's time: [day] (hour of day), [day, year] (also day of year)
     calendar: list[Literal["day", "year"]] = Field(default_factory=list)
     seed: int = 0

@@ -32,7 +32,7 @@ def describe_reviews(cfg: SentimentConfig) -> dict[str, Any]:
 
 
 def describe_weather(cfg: ForecastConfig) -> dict[str, Any]:
-    from seqlab.data.weather import prepare_series
+    from seqlab.data.weather import describe_series, prepare_series
 
     s = prepare_series(cfg.data)
     frame = s.series.frame
@@ -44,6 +44,7 @@ def describe_weather(cfg: ForecastConfig) -> dict[str, Any]:
         "rows": len(frame),
         "span": f"{frame.index[0]} .. {frame.index[-1]}",
         "gaps_filled": s.series.gaps_filled,
+        "cleaning": describe_series(s.series),
         "target": f"{s.target} ({unit})",
         "splits": f"train rows 0..{train_end - 1}, val {train_end}..{val_end - 1}, test {val_end}..{len(frame) - 1}",
         "windows": f"lookback {cfg.data.lookback}, step {cfg.data.step}, delay {cfg.data.delay}: "

@@ -7,6 +7,7 @@ frequency, so raw weather rows can be turned into a model input (and the answer 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,7 @@ class ForecastTask(Task):
     def prepare(self, cfg: ForecastConfig) -> Prepared:
         s = prepare_series(cfg.data)
         norm = s.normalizer.to_dict()
-        freq_s = _row_frequency_s(s.series.frame.index)
+        freq_s = s.series.interval_s or _row_frequency_s(s.series.frame.index)
         preprocessing = {
             "features": list(s.features),
             "target": s.target,
@@ -45,11 +46,22 @@ class ForecastTask(Task):
             "freq_s": freq_s,
             "unit": s.series.unit,
             "calendar": list(cfg.data.calendar),
+            # what a prediction request may send per feature: the training range plus a margin, within the
+            # cleaning rules (seqlab.data.rows.parse_rows refuses anything outside)
+            "bounds": {name: [lo, hi] for name, (lo, hi) in s.feature_bounds.items()},
         }
+        removed = {name: 0 for name in s.features}
+        for c in s.series.cleaned:
+            removed[c.column] += c.count
         info = {
             "data.origin": s.series.source,
             "data.rows": int(len(s.series.frame)),
             "data.gaps_filled": int(s.series.gaps_filled),
+            "data.cleaned": sum(removed.values()),
+            # MLflow param keys allow letters, digits and _-. /: only ("T (degC)" -> "T _degC_")
+            **{"data.cleaned." + re.sub(r"[^\w.\- /:]", "_", name): n for name, n in removed.items()},
+            "data.long_gaps": len(s.series.long_gaps),
+            "data.blocked_rows": int(s.series.blocked_mask().sum()),
             "data.train_windows": len(s.train),
             "data.val_windows": len(s.val),
             "data.test_windows": len(s.test),
