@@ -2,7 +2,7 @@
 
 Reads the trials of one forecast sweep (the child runs of its parent MLflow run), draws each trial's best
 validation MAE and held-out test MAE against ``data.lookback``, one line per ``data.step``, with the
-common-sense baseline of each split as a horizontal line, writes the PNG (default
+common-sense baseline of each split (per lookback: it only changes which rows start a window), writes the PNG (default
 ``docs/forecast_lookback_step.png``) and logs it to the sweep's parent run under ``figures/``.
 
     seqlab tune --config configs/forecast/sweep_lookback.yaml
@@ -65,9 +65,13 @@ def draw(points: list[dict[str, float]], title: str, out: Path) -> None:
         for step in sorted({int(q["step"]) for q in points}):
             rows = sorted((q for q in points if q["step"] == step), key=lambda q: q["lookback"])
             ax.plot([q["lookback"] for q in rows], [q[split] for q in rows], marker="o", label=f"step {step}")
-        base = sum(q[f"{split}_base"] for q in points) / len(points)
-        ax.axhline(base, color="black", linestyle="--", label=f"common-sense baseline ({base:.3f})")
+        # The baseline depends on the lookback only through which rows start a window: one value per lookback.
+        lookbacks = sorted({int(q["lookback"]) for q in points})
+        base = [min(q[f"{split}_base"] for q in points if q["lookback"] == lb) for lb in lookbacks]
+        ax.plot(lookbacks, base, color="black", linestyle="--", marker="_", label="common-sense baseline")
         ax.set_xscale("log")
+        ax.set_xticks(lookbacks, [str(lb) for lb in lookbacks])
+        ax.minorticks_off()
         ax.set_xlabel("lookback (rows of history)")
         ax.set_ylabel(f"{'best validation' if split == 'val' else 'held-out test'} MAE (normalized)")
         ax.legend(fontsize=8)
