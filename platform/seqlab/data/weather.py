@@ -59,7 +59,7 @@ I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 __all__ = [  # the window helpers live in seqlab.data.windows; importing them from here keeps working
     "Normalizer", "Series", "SeriesSplits", "WindowSampler", "chapter_generator", "common_sense_mae",
-    "describe_series", "load_series", "mae_to_units", "prepare_series", "split_bounds",
+    "cleaning_info", "describe_series", "load_series", "mae_to_units", "prepare_series", "split_bounds",
 ]
 
 JENA_TIME_COLUMN = "Date Time"
@@ -162,6 +162,23 @@ def load_series(cfg: ForecastDataConfig) -> Series:
         interval_s=interval_s, rules=rules, cleaned=cleaned, long_gaps=long_gaps,
         blocked=blocked if blocked.any() else None,
     )
+
+
+def cleaning_info(series: Series) -> dict[str, int]:
+    """Cleaning counts as flat MLflow params: ``data.cleaned`` (all columns), ``data.cleaned.<column>``,
+    ``data.long_gaps`` and ``data.blocked_rows``.
+
+    Param keys allow letters, digits and ``_-. /:`` only, so a Jena name ``T (degC)`` becomes ``T _degC_``.
+    """
+    removed = dict.fromkeys(series.features, 0)
+    for c in series.cleaned:
+        removed[c.column] += c.count
+    return {
+        "data.cleaned": sum(removed.values()),
+        **{"data.cleaned." + re.sub(r"[^\w.\- /:]", "_", name): n for name, n in removed.items()},
+        "data.long_gaps": len(series.long_gaps),
+        "data.blocked_rows": int(series.blocked_mask().sum()),
+    }
 
 
 def describe_series(series: Series) -> dict[str, Any]:
