@@ -495,3 +495,18 @@ def test_cleaning_counts_in_info_are_valid_mlflow_param_keys(tmp_path: Path) -> 
     info = ForecastTask().prepare(cfg).info  # type: ignore[arg-type]
     assert info["data.cleaned.T _degC_"] == 0 and info["data.cleaned"] == 0
     assert all(re.fullmatch(r"[\w.\- /:]+", key) for key in info), sorted(info)
+
+
+def test_overlapping_long_gaps_of_two_columns_block_their_union() -> None:
+    from seqlab.data.cleaning import fill_gaps
+
+    frame = pd.DataFrame(
+        {"temp": np.arange(100.0), "humid": np.full(100, 50.0)}, index=pd.date_range("2020-01-01", periods=100, freq="h")
+    )
+    frame.iloc[60:75, 0] = np.nan  # 15 rows: long
+    frame.iloc[70:85, 1] = np.nan  # 15 rows, overlapping: long
+    frame.iloc[5:8, 1] = np.nan  # 3 rows: interpolated only
+    filled, touched, blocked, gaps = fill_gaps(frame, 12, "test")
+    assert touched == 28 and np.flatnonzero(blocked).tolist() == list(range(60, 85))
+    assert [(g.rows, g.columns) for g in gaps] == [(25, ("temp", "humid"))]
+    assert filled["temp"].iloc[60:75].tolist() == pytest.approx(list(range(60, 75)))  # filled, not read

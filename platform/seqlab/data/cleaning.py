@@ -206,11 +206,13 @@ def fill_gaps(frame: pd.DataFrame, max_gap_rows: int, where: str) -> tuple[pd.Da
     if empty and len(frame):
         raise DataError(f"{where}: columns {empty} have no valid values at all; drop them with data.features")
     missing = frame.isna().to_numpy()
-    blocked = np.zeros(len(frame), dtype=bool)
+    edges = np.zeros(len(frame) + 1, dtype=np.int64)  # +1 where a long run starts, -1 where it ends
     for j in range(missing.shape[1]):
-        for s, e in zip(*runs(missing[:, j])):
-            if e - s > max_gap_rows:
-                blocked[s:e] = True
+        starts, ends = runs(missing[:, j])
+        long = ends - starts > max_gap_rows
+        np.add.at(edges, starts[long], 1)
+        np.add.at(edges, ends[long], -1)
+    blocked: B = np.cumsum(edges[:-1]) > 0
     gaps = [
         Gap(str(frame.index[s]), str(frame.index[e - 1]), int(e - s),
             tuple(c for j, c in enumerate(frame.columns) if missing[s:e, j].any()))

@@ -11,8 +11,9 @@ what it received and what is allowed.
 
 Rules. Feature values are JSON numbers: finite, within float32, and inside ``spec.bounds`` (the training
 rows' range plus a margin, clipped by physical limits); strings such as ``"12.5"`` or ``"inf"``, booleans and
-null are refused rather than coerced. Times are ISO 8601 date-times, ``YYYY-MM-DDTHH:MM[:SS]`` with an
-optional ``Z`` or ``+HH:MM`` offset, whole seconds. A time without a zone is read as UTC; a request must not
+null are refused rather than coerced. Times are ISO 8601 date-times, ``YYYY-MM-DDTHH:MM[:SS]`` (``T`` or a
+space between date and time) with an optional ``Z`` or ``+HH:MM`` offset, in whole seconds (a fraction of
+zeros is allowed); a date alone, a number or "now" is not. A time without a zone is read as UTC; a request must not
 mix times with and without a zone. Rows may come in any order; they are sorted by time, no two may share a
 time, and the last ``lookback`` of them must be exactly ``freq_s`` apart (no gap, no other sampling rate).
 The predicted time (last row + ``delay * freq_s``) must itself be a valid date-time (year <= 9999).
@@ -48,7 +49,7 @@ MIN_EPOCH_S = -62135596800  # 0001-01-01T00:00:00Z, the first ISO 8601 date-time
 MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z, the last one
 _EPOCH = dt.datetime(1970, 1, 1)
 _TIME_RE = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
     r"(Z|z|[+-][0-9]{2}:?[0-9]{2})?"
 )
 _TIME_EXAMPLE = "an ISO 8601 date-time string like '2013-12-21T00:00:00' (UTC) or '2013-12-21T01:00:00+01:00'"

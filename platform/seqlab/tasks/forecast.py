@@ -7,7 +7,6 @@ frequency, so raw weather rows can be turned into a model input (and the answer 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from torch import nn
 
 from seqlab.config import ForecastConfig
 from seqlab.data.calendar import calendar_columns, calendar_features
-from seqlab.data.weather import prepare_series
+from seqlab.data.weather import cleaning_info, prepare_series
 from seqlab.errors import DataError
 from seqlab.models.series import build_series_model
 from seqlab.tasks.base import Prepared, Task
@@ -50,18 +49,11 @@ class ForecastTask(Task):
             # cleaning rules (seqlab.data.rows.parse_rows refuses anything outside)
             "bounds": {name: [lo, hi] for name, (lo, hi) in s.feature_bounds.items()},
         }
-        removed = {name: 0 for name in s.features}
-        for c in s.series.cleaned:
-            removed[c.column] += c.count
         info = {
             "data.origin": s.series.source,
             "data.rows": int(len(s.series.frame)),
             "data.gaps_filled": int(s.series.gaps_filled),
-            "data.cleaned": sum(removed.values()),
-            # MLflow param keys allow letters, digits and _-. /: only ("T (degC)" -> "T _degC_")
-            **{"data.cleaned." + re.sub(r"[^\w.\- /:]", "_", name): n for name, n in removed.items()},
-            "data.long_gaps": len(s.series.long_gaps),
-            "data.blocked_rows": int(s.series.blocked_mask().sum()),
+            **cleaning_info(s.series),  # values removed per column, long gaps
             "data.train_windows": len(s.train),
             "data.val_windows": len(s.val),
             "data.test_windows": len(s.test),
