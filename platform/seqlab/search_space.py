@@ -173,8 +173,8 @@ def check_space(space: Space, base_tree: dict[str, Any], origin: str) -> None:
     """Refuse a space that could give an invalid trial, before any Ray resource is asked for.
 
     First each key alone (its conditions met), so an unknown key or an out-of-range value is named as
-    ``space.<key>``; then every combination of discrete values and numeric bounds (a seeded sample of
-    :data:`MAX_CHECKED_COMBINATIONS`; a larger space: every value pair of every two keys under each
+    ``space.<key>``; then every combination of discrete values and numeric bounds (up to
+    :data:`MAX_CHECKED_COMBINATIONS`; in a larger space every value pair of every two keys under each
     combination of the condition keys), so cross-field rules (GloVe needs 50-d) cannot fail a trial later.
 
     Raises:
