@@ -47,7 +47,7 @@ def test_random_searcher_never_draws_an_invalid_trial(tmp_path: Path) -> None:
 
     sweep = load_sweep(_sweep(tmp_path, SPACE))
     space = tune_param_space(sweep.cfg.space, "random", seed=0)
-    samples = [spec["config"] for _ in range(100) for _, spec in generate_variants({"config": space})]
+    samples = [spec["config"] for _ in range(60) for _, spec in generate_variants({"config": space})]
     for sample in samples:
         _assert_valid(sample, sweep.base_tree)
     assert {s["model.embed_dim"] for s in samples} == {8, 16, 64, None}
@@ -114,3 +114,13 @@ def test_bad_conditional_keys_are_named(tmp_path: Path, key: str, spec: dict[str
 def test_inactive_keys_keep_the_base_value() -> None:
     sample = {"model.embedding": "glove", "model.embed_dim": None, "model.freeze_embedding": True, "extra": 1}
     assert active_overrides(sample, SPACE) == {"model.embedding": "glove", "model.freeze_embedding": True}
+
+
+def test_a_large_space_is_checked_pair_by_pair(tmp_path: Path) -> None:
+    # 2 x 2 x 25 x 25 = 2,500 combinations: more than are listed one by one, so every pair of keys is checked.
+    space = {"model.embedding": {"choice": ["learned", "glove"]}, "model.embed_dim": {"choice": [8, 50]},
+             "data.maxlen": {"choice": list(range(8, 33))}, "train.batch_size": {"choice": list(range(2, 27))}}
+    with pytest.raises(ConfigError, match=r"'model.embedding': 'glove', 'model.embed_dim': 8"):
+        load_sweep(_sweep(tmp_path, space))
+    space["model.embed_dim"]["when"] = {"model.embedding": "learned"}
+    assert load_sweep(_sweep(tmp_path, space)).trial_keys
