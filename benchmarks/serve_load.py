@@ -156,7 +156,7 @@ def _free_port() -> int:
 def _train_and_register(tmp: Path, uri: str, cases: list[str]) -> dict[str, str]:
     import mlflow
     from seqlab.config import load_config
-    from seqlab.registry import promote
+    from seqlab.tracking.registry import promote
     from seqlab.train import run_training
 
     versions = {}

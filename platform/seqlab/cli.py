@@ -99,7 +99,7 @@ def get_metric(task: str) -> str:
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
-    from seqlab.registry import promote
+    from seqlab.tracking.registry import promote
     from seqlab.tracking import resolve_tracking_uri
 
     p = promote(resolve_tracking_uri(args.tracking_uri), args.task, args.run, args.name, force=args.force)

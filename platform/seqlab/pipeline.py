@@ -151,7 +151,7 @@ def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, An
     from seqlab.tracking import resolve_tracking_uri
 
     if spec.train:
-        from seqlab.registry import promote
+        from seqlab.tracking.registry import promote
         from seqlab.train import run_training
 
         cfg = load_config(_resolve(spec.train, folder), spec.overrides)

@@ -27,7 +27,7 @@ import torch
 from seqlab import tracking
 from seqlab.checkpoint import load_state, save_state
 from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
-from seqlab.registry import FINGERPRINT_TAG, data_fingerprint
+from seqlab.tracking.registry import FINGERPRINT_TAG, data_fingerprint
 from seqlab.errors import CheckpointError, ConfigError, SeqlabError
 from seqlab.tasks import Prepared, Task, get_task
 

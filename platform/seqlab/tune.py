@@ -280,7 +280,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     import ray
     from ray import tune
 
-    from seqlab.registry import promote as promote_run
+    from seqlab.tracking.registry import promote as promote_run
 
     # Trials checkpoint every epoch so a killed sweep can resume; Tune warns about the snapshots that causes.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -352,7 +352,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     do_promote = sweep.cfg.promote if promote is None else promote
     if best is not None and do_promote:
         promotion = promote_run(uri, base.task, best["mlflow_run_id"], base.tracking.registered_model)
-    from seqlab.sweep_report import write_summary
+    from seqlab.tracking.sweep_report import write_summary
 
     write_summary(uri, parent_run_id, trials, task.metric, sweep.trial_keys, best, promotion, sched_name)
     total_epochs = sum(int(t.get("epochs", 0)) for t in trials)

@@ -13,7 +13,7 @@ import mlflow
 import pytest
 import yaml
 
-from seqlab.registry import CHAMPION, PREVIOUS, promote
+from seqlab.tracking.registry import CHAMPION, PREVIOUS, promote
 from seqlab.tune import load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]

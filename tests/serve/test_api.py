@@ -17,7 +17,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from seqlab.errors import ConfigError
-from seqlab.pyfunc import LoadedModel
+from seqlab.tracking.pyfunc import LoadedModel
 from seqlab.serve.http import make_api, make_health_api
 from seqlab.serve.model import ServedModel
 from seqlab.serve.schemas import ServeArgs

@@ -179,7 +179,7 @@ def test_an_app_without_champion_starts_and_says_why(
 def test_new_champion_takes_over_without_failed_requests(
     http: httpx.Client, registry: Registry, base: str
 ) -> None:
-    from seqlab.registry import promote
+    from seqlab.tracking.registry import promote
 
     port = int(base.rsplit(":", 1)[1])
     old = registry.versions["sentiment"]

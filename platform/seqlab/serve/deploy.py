@@ -21,7 +21,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
-from seqlab.registry import model_name
+from seqlab.tracking.registry import model_name
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
 from seqlab.tracking import resolve_tracking_uri
 

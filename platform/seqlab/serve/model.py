@@ -1,7 +1,7 @@
 """The served model: a registry version loaded through MLflow, and the batched predict paths.
 
 The replica loads exactly what ``mlflow.pyfunc.load_model("models:/<name>@<alias>")`` loads offline (the
-pyfunc carries the preprocessing), then reaches the :class:`~seqlab.pyfunc.LoadedModel` inside it to run
+pyfunc carries the preprocessing), then reaches the :class:`~seqlab.tracking.pyfunc.LoadedModel` inside it to run
 many requests in one call. This module never imports the trainer.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import torch
 
 from seqlab.errors import DataError, TrackingError
-from seqlab.pyfunc import LoadedModel
+from seqlab.tracking.pyfunc import LoadedModel
 from seqlab.tasks.forecast import rows_to_window
 
 

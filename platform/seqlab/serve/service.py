@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from seqlab.registry import model_name
+from seqlab.tracking.registry import model_name
 from seqlab.serve.model import (
     ModelUnavailable,
     ServedModel,

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from seqlab import tracking
+from seqlab.tracking import runs as tracking
 from seqlab.errors import TrackingError
 from seqlab.tasks import get_task
 
