@@ -1,6 +1,6 @@
 """Sweeps with Ray Tune: a base config, a search space over dotted keys, a searcher and a scheduler.
 
-    seqlab tune --config configs/sentiment/sweep.yaml [--resume]
+    seqlab tune --config <sweep.yaml> [--resume]
 
 Each trial is one training. A trial with one CPU worker runs the training loop in the trial's own process
 (no worker group to start: seconds instead of ~15 s of start-up per trial); a trial with several workers or
@@ -184,11 +184,7 @@ def _prepared_cached(cfg_json: str) -> Any:
 
 
 def _data_key(cfg: Any) -> str:
-    tree = cfg.model_dump(mode="json")
-    keep = {"task": tree["task"], "data": tree["data"]}
-    if tree["task"] == "sentiment":  # GloVe alignment depends on these; validation needs embed_dim too
-        keep["model"] = {"embedding": tree["model"]["embedding"], "embed_dim": tree["model"]["embed_dim"]}
-    return json.dumps(keep, sort_keys=True)
+    return json.dumps(get_task(cfg.task).prepare_key(cfg), sort_keys=True)
 
 
 def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
@@ -341,7 +337,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     t0 = time.perf_counter()
     grid = tuner.fit()
     wall = time.perf_counter() - t0
-    trials = _trial_rows(grid, task.metric)
+    trials = _trial_rows(grid, task)
     _close_stopped_runs(uri, parent_run_id, trials)
     finished = [t for t in trials if t["status"] == "finished" and t.get("mlflow_run_id")]
     best = None
@@ -385,8 +381,9 @@ def _scheduler(name: str, epochs: int, sweep: SweepConfig) -> Any:
                          grace_period=min(sweep.grace_period, epochs), reduction_factor=sweep.reduction_factor)
 
 
-def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
-    """One row per trial: its params, best metric, epochs run, status, MLflow run, overhead."""
+def _trial_rows(grid: Any, task: Any) -> list[dict[str, Any]]:
+    """One row per trial: its params, best metric (by the task's mode), epochs run, status, MLflow run."""
+    metric = task.metric
     rows = []
     for result in grid:
         df = result.metrics_dataframe
@@ -397,7 +394,7 @@ def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
         row.update({f"param.{k}": v for k, v in (result.config or {}).items()})
         if df is not None and len(df) and metric in df:
             values = df[metric].dropna()
-            row[f"best_{metric}"] = float(values.max() if "accuracy" in metric else values.min())
+            row[f"best_{metric}"] = task.best(values.tolist()) if len(values) else math.nan
             row["epochs"] = int(df["epoch"].max()) if "epoch" in df else len(df)
             row["loop_s"] = float(df["epoch_s"].sum()) if "epoch_s" in df else math.nan
             row["trial_overhead_s"] = float(df["trial_overhead_s"].iloc[-1]) if "trial_overhead_s" in df else math.nan
