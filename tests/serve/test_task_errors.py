@@ -16,18 +16,14 @@ from seqlab.serve.model import ModelUnavailable, ServedModel
 from seqlab.serve.service import ModelService
 from seqlab.tasks.base import ModelOutputError
 from seqlab.tracking.pyfunc import LoadedModel
-from serve_helpers import make_state, weather_rows
+from serve_helpers import log_state_model, make_state, weather_rows
 
 
 def _register(uri: str, tmp_path: Path, state: dict[str, Any], name: str) -> str:
     """Log ``state`` as a seqlab pyfunc model in a fresh run and register it as ``name``; its version."""
     import mlflow
-    from seqlab import tracking
-    from seqlab.checkpoint import save_state
 
-    run_id = tracking.start_run(uri, "errors", "wrong-task", {}, {}, tags={"seqlab.task": state["config"]["task"]})
-    tracking.log_model(uri, run_id, str(save_state(tmp_path, state)))
-    tracking.end_run(uri, run_id)
+    run_id = log_state_model(uri, tmp_path, state)
     mlflow.set_registry_uri(uri)
     return str(mlflow.register_model(f"runs:/{run_id}/model", name).version)
 

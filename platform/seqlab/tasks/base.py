@@ -193,8 +193,10 @@ class Task(ABC):
     mode: ClassVar[Literal["min", "max"]]
     #: the task's config model (``task: Literal[<name>]`` plus data, model, train, tracking)
     config: ClassVar[type[BaseModel]]
-    #: data config keys that decide which examples validate a model (besides the data file's content)
+    #: data config keys that decide which examples validate a model (besides the data file's content) ...
     fingerprint_keys: ClassVar[tuple[str, ...]]
+    #: ... and those that do not (a test requires every data key to be in one of the two)
+    fingerprint_ignored: ClassVar[tuple[str, ...]] = ()
     #: the HTTP request body of ``POST /predict`` and its answer (with ``model`` and ``version``)
     Request: ClassVar[type[BaseModel]]
     Response: ClassVar[type[BaseModel]]

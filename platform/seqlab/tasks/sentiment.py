@@ -85,6 +85,8 @@ class SentimentTask(Task):
     config = SentimentConfig
     # what decides the validation reviews (and their ids): the source file, the split and its seed
     fingerprint_keys = ("source", "path", "val_fraction", "test_fraction", "val_samples", "seed")
+    # the model's view of the same reviews, and the training subset: the validation reviews stay the same
+    fingerprint_ignored = ("max_words", "maxlen", "train_samples", "glove_path")
     Request = SentimentRequest
     Response = SentimentResponse
     Options = SentimentOptions
