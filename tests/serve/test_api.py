@@ -299,7 +299,7 @@ def test_serve_args_reject_typos_and_conflicts() -> None:
         _validate({"task": "forecast", "num_replicas": 2, "autoscaling_config": {"max_replicas": 2}})
     with pytest.raises(ConfigError, match="max_ongoing_requests"):
         _validate({"task": "forecast", "max_ongoing_requests": 4, "max_batch_size": 8})
-    with pytest.raises(ConfigError, match="unknown task 'topics'; choose one of: forecast, sentiment"):
+    with pytest.raises(ConfigError, match="unknown task 'topics'; choose one of: forecast, sentiment, trend"):
         _validate({"task": "topics"})
     with pytest.raises(ConfigError, match="options.treshold"):
         _validate({"task": "sentiment", "options": {"treshold": 0.3}})

@@ -38,7 +38,7 @@ def test_every_referenced_file_is_checked_before_running(tmp_path: Path) -> None
                                         "deploy": False}))
     with pytest.raises(ConfigError, match="tasks.sentiment points at a 'forecast' config"):
         load_pipeline(_write(tmp_path, {"tasks": {"sentiment": {"train": tiny}}, "deploy": False}))
-    with pytest.raises(ConfigError, match="unknown task\\(s\\) \\['sentimnet'\\]; choose from: forecast, sentiment"):
+    with pytest.raises(ConfigError, match="unknown task\\(s\\) \\['sentimnet'\\]; choose from: forecast, sentiment, trend"):
         load_pipeline(_write(tmp_path, {"tasks": {"sentimnet": {"train": tiny}}, "deploy": False}))
     with pytest.raises(ConfigError, match="num_cpu"):
         load_pipeline(_write(tmp_path, {"tasks": {"forecast": {"train": tiny}},

@@ -59,6 +59,6 @@ class SeqlabPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         """The task's raw input (see its ``pyfunc_request``) -> a DataFrame of its answer's rows.
 
-        ``params`` may carry the task's options (e.g. a sentiment ``threshold``).
+        ``params`` may carry the task's options (its ``Options`` model, e.g. a decision threshold).
         """
         return pd.DataFrame(self.loaded.predict(model_input, dict(params or {})))
