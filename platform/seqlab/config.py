@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -210,12 +210,12 @@ class ForecastConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
 
 
-Config = Annotated[Union[SentimentConfig, ForecastConfig], Field(discriminator="task")]
-TASK_NAMES = ("forecast", "sentiment")
-_BY_TASK: dict[str, type[SentimentConfig] | type[ForecastConfig]] = {
-    "sentiment": SentimentConfig,
-    "forecast": ForecastConfig,
-}
+def _config_models() -> dict[str, type[BaseModel]]:
+    """Each registered task's config model (``seqlab.tasks.TASKS``; imported here lazily: tasks import
+    this module for their config models)."""
+    from seqlab.tasks import TASKS
+
+    return {name: task.config for name, task in TASKS.items()}
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -263,7 +263,7 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str] | dict[str, Any])
 def _format_errors(exc: ValidationError, origin: str, root: type[BaseModel]) -> str:
     lines = []
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if p not in ("sentiment", "forecast")]
+        loc = [str(p) for p in err["loc"]]
         key = ".".join(loc) or "(config)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -287,17 +287,18 @@ def _section_model(root: type[BaseModel], loc: list[str]) -> type[BaseModel] | N
     return model
 
 
-def validate_config(tree: dict[str, Any], origin: str = "config") -> SentimentConfig | ForecastConfig:
-    """Validate a plain dict into a typed config, reporting every error at once."""
+def validate_config(tree: dict[str, Any], origin: str = "config") -> Any:
+    """Validate a plain dict into its task's typed config, reporting every error at once."""
     if not isinstance(tree, dict):
         raise ConfigError(f"invalid config ({origin}): the top level must be a mapping, got {type(tree).__name__}")
+    models = _config_models()
     task = tree.get("task")
-    if task not in _BY_TASK:
-        raise ConfigError(f"invalid config ({origin}): unknown task {task!r}; choose one of: {', '.join(TASK_NAMES)}")
+    if task not in models:
+        raise ConfigError(f"invalid config ({origin}): unknown task {task!r}; choose one of: {', '.join(sorted(models))}")
     try:
-        return _BY_TASK[task].model_validate(tree)
+        return models[task].model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, origin, _BY_TASK[task])) from None
+        raise ConfigError(_format_errors(exc, origin, models[task])) from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -318,7 +319,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_config(
     path: str | Path | None, overrides: list[str] | dict[str, Any] | None = None
-) -> SentimentConfig | ForecastConfig:
+) -> Any:
     """Load YAML, merge dotted overrides, validate once.
 
     Args:

@@ -1,6 +1,6 @@
 """Sweeps with Ray Tune: a base config, a search space over dotted keys, a searcher and a scheduler.
 
-    seqlab tune --config configs/sentiment/sweep.yaml [--resume]
+    seqlab tune --config <sweep.yaml> [--resume]
 
 Each trial is one training. A trial with one CPU worker runs the training loop in the trial's own process
 (no worker group to start: seconds instead of ~15 s of start-up per trial); a trial with several workers or
@@ -115,11 +115,7 @@ def _prepared_cached(cfg_json: str) -> Any:
 
 
 def _data_key(cfg: Any) -> str:
-    tree = cfg.model_dump(mode="json")
-    keep = {"task": tree["task"], "data": tree["data"]}
-    if tree["task"] == "sentiment":  # GloVe alignment depends on these; validation needs embed_dim too
-        keep["model"] = {"embedding": tree["model"]["embedding"], "embed_dim": tree["model"]["embed_dim"]}
-    return json.dumps(keep, sort_keys=True)
+    return json.dumps(get_task(cfg.task).prepare_key(cfg), sort_keys=True)
 
 
 def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
@@ -211,7 +207,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     import ray
     from ray import tune
 
-    from seqlab.registry import promote as promote_run
+    from seqlab.tracking.registry import promote as promote_run
 
     # Trials checkpoint every epoch so a killed sweep can resume; Tune warns about the snapshots that causes.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -272,7 +268,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     t0 = time.perf_counter()
     grid = tuner.fit()
     wall = time.perf_counter() - t0
-    trials = _trial_rows(grid, task.metric)
+    trials = _trial_rows(grid, task)
     _close_stopped_runs(uri, parent_run_id, trials)
     finished = [t for t in trials if t["status"] == "finished" and t.get("mlflow_run_id")]
     best = None
@@ -283,7 +279,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     do_promote = sweep.cfg.promote if promote is None else promote
     if best is not None and do_promote:
         promotion = promote_run(uri, base.task, best["mlflow_run_id"], base.tracking.registered_model)
-    from seqlab.sweep_report import write_summary
+    from seqlab.tracking.sweep_report import write_summary
 
     write_summary(uri, parent_run_id, trials, task.metric, sweep.trial_keys, best, promotion, sched_name)
     total_epochs = sum(int(t.get("epochs", 0)) for t in trials)
@@ -329,8 +325,9 @@ def _scheduler(name: str, epochs: int, sweep: SweepConfig) -> Any:
                          grace_period=min(sweep.grace_period, epochs), reduction_factor=sweep.reduction_factor)
 
 
-def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
-    """One row per trial: its params, best metric, epochs run, status, MLflow run, overhead."""
+def _trial_rows(grid: Any, task: Any) -> list[dict[str, Any]]:
+    """One row per trial: its params, best metric (by the task's mode), epochs run, status, MLflow run."""
+    metric = task.metric
     rows = []
     for result in grid:
         df = result.metrics_dataframe
@@ -341,7 +338,7 @@ def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
         row.update({f"param.{k}": v for k, v in (result.config or {}).items()})
         if df is not None and len(df) and metric in df:
             values = df[metric].dropna()
-            row[f"best_{metric}"] = float(values.max() if "accuracy" in metric else values.min())
+            row[f"best_{metric}"] = task.best(values.tolist()) if len(values) else math.nan
             row["epochs"] = int(df["epoch"].max()) if "epoch" in df else len(df)
             row["loop_s"] = float(df["epoch_s"].sum()) if "epoch_s" in df else math.nan
             row["trial_overhead_s"] = float(df["trial_overhead_s"].iloc[-1]) if "trial_overhead_s" in df else math.nan

@@ -56,7 +56,9 @@ def test_window_from_raw_rows_equals_the_training_window(calendar: list[str]) ->
     module = task.build_model(cfg, prepared.preprocessing)
     expected_y = float(module.eval()(torch.from_numpy(x[None]))[0])
     records = [{**r, "time": r["time"].isoformat()} for r in rows.to_dict("records")]
-    answer = task.predictor(module, prepared.preprocessing)(records[::-1])[0]  # any row order
+    request = task.pyfunc_request(records[::-1])  # any row order
+    answer = task.predictor(module, prepared.preprocessing)([request], task.Options())[0]
+    assert isinstance(answer, dict), answer
     normalizer = prepared.preprocessing["normalizer"]
     t = prepared.preprocessing["target_idx"]
     assert answer["prediction"] == pytest.approx(expected_y * normalizer["std"][t] + normalizer["mean"][t], abs=1e-4)
