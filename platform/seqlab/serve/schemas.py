@@ -60,7 +60,10 @@ class ServeArgs(ReloadConfig):
     num_replicas: int | Literal["auto"] | None = None  # None: 1, or autoscaling if configured
     autoscaling_config: dict[str, Any] | None = None  # Serve's autoscaling_config (min/max_replicas, ...)
     max_ongoing_requests: int = Field(default=64, ge=1)  # Serve's default 5 collapses throughput (DESIGN.md)
-    max_queued_requests: int = Field(default=-1, ge=-1)  # -1: unbounded; else 503 once this many wait
+    # Requests waiting beyond max_ongoing_requests, per replica (or per proxy): one more gets 503 with
+    # Retry-After at once instead of waiting for the request timeout. -1: unbounded.
+    max_queued_requests: int = Field(default=128, ge=-1)
+    retry_after_s: float = Field(default=1.0, ge=0.0, le=3600.0)  # the Retry-After of that 503
     num_cpus: float = Field(default=1.0, ge=0.0)  # per replica
     torch_threads: int | None = Field(default=None, ge=1)  # None: what Ray sets for the replica (its CPUs)
     access_log: bool = False  # one log line per request in every replica costs throughput; errors still log
@@ -112,6 +115,7 @@ class ServeArgs(ReloadConfig):
             "name": SERVER_NAMES[self.task],
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
+            "backpressure_config": {"status_code": 503, "retry_after_s": self.retry_after_s},
             "ray_actor_options": {"num_cpus": self.num_cpus},
             "user_config": self.reload_config().model_dump(),
             "logging_config": {"enable_access_log": self.access_log},
