@@ -11,6 +11,7 @@ process's environment). On a cluster the head's ``ray start`` environment decide
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from typing import Any
@@ -56,6 +57,53 @@ def apply_serve_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("RAY_SERVE_")}
 
 
+# Ray Train reads these in the driver and passes them on to its controller and workers.
+TRAIN_ENV_DEFAULTS = {
+    # Ray Train's print patch sends a worker's print() through a logger as well: each line twice
+    "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
+    # how often the controller polls its workers; Ray's 2 s is dead time at the start and end of every run
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
+}
+
+
+def apply_train_env() -> None:
+    """Put seqlab's Ray Train defaults into ``os.environ`` where the user set nothing."""
+    for key, value in TRAIN_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+class _DropRepeats(logging.Filter):
+    """Lets each distinct message of a logger through once per process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def setup_worker() -> None:
+    """Runs first in every worker process of a Ray that seqlab starts (``worker_process_setup_hook``).
+
+    Ray Train's placement-group cleaner asks the state API whether the training controller lives, and
+    finds the cluster by ``RAY_ADDRESS``, else by scanning the machine (which fails when two local Ray
+    instances run). Without a dashboard there is no state API: it then warns "Continuing to monitor"
+    every few seconds for the whole run. So the worker gets its own cluster's address, and that warning
+    is shown once.
+    """
+    import ray
+
+    os.environ.setdefault("RAY_ADDRESS", ray.get_runtime_context().gcs_address)
+    logging.getLogger("ray.train.v2._internal.execution.controller.placement_group_cleaner").addFilter(
+        _DropRepeats()
+    )
+
+
 def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_mb: int = 1024,
              driver_slots: int = 8) -> dict[str, Any]:
     """Start or join Ray once; return the cluster's resources."""
@@ -63,6 +111,7 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
 
     if not ray.is_initialized():
         apply_serve_env()
+        apply_train_env()
         if os.environ.get("RAY_ADDRESS"):
             ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
         else:
@@ -74,5 +123,6 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
                 dashboard_host="127.0.0.1",
                 object_store_memory=object_store_mb * 1024 * 1024,
                 log_to_driver=True,
+                runtime_env={"worker_process_setup_hook": "seqlab.runtime.setup_worker"},
             )
     return dict(ray.cluster_resources())

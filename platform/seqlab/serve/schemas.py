@@ -75,6 +75,17 @@ class ServeArgs(ReloadConfig):
             raise ValueError(f"must be >= 1 or 'auto', got {v}")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_fits(cls, data: Any) -> Any:
+        # an unset max_batch_size follows a small max_ongoing_requests down (a batch can never be larger)
+        if isinstance(data, dict) and data.get("max_batch_size") is None:
+            ongoing = data.get("max_ongoing_requests")
+            default = ReloadConfig.model_fields["max_batch_size"].default
+            if isinstance(ongoing, int) and not isinstance(ongoing, bool) and 1 <= ongoing < default:
+                data = {**data, "max_batch_size": ongoing}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> ServeArgs:
         if self.autoscaling_config is not None and isinstance(self.num_replicas, int):
