@@ -102,6 +102,10 @@ def setup_worker() -> None:
     logging.getLogger("ray.train.v2._internal.execution.controller.placement_group_cleaner").addFilter(
         _DropRepeats()
     )
+    # "Reporting training result <n>: TrainingReport(...)" after every epoch: its logger is named after
+    # the file, so RunConfig's LoggingConfig (which filters the ``ray.train`` loggers) misses it
+    context_py = os.path.join(os.path.dirname(ray.__file__), "train", "v2", "_internal", "execution", "context.py")
+    logging.getLogger(context_py).setLevel(logging.WARNING)
 
 
 def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_mb: int = 1024,
@@ -115,6 +119,8 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
         if os.environ.get("RAY_ADDRESS"):
             ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
         else:
+            # a laptop is not preempted: one actor process less per training
+            os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
             ray.init(
                 address="local",  # never attach to some other `ray start` cluster of this machine by accident
                 num_cpus=num_cpus,
