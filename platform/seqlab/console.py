@@ -64,12 +64,14 @@ class Clock:
     def split_fit(self, history: list[dict[str, Any]]) -> dict[str, float]:
         """The laps, with ``fit`` split into the training loop (the epochs' own seconds) and the rest
         (worker group start, checkpoints, Ray Train's teardown); plus ``started`` (epoch seconds)."""
-        laps = dict(self.laps)
-        if "fit" in laps:
-            loop = sum(float(h.get("epoch_s", 0.0)) for h in history)
-            fit = laps.pop("fit")
-            laps = {**{k: v for k, v in laps.items()}, "workers_checkpoints": max(0.0, fit - loop), "loop": loop}
-        return {"started": self.started, **laps}
+        loop = sum(float(h.get("epoch_s", 0.0)) for h in history)
+        laps: dict[str, float] = {"started": self.started}
+        for name, seconds in self.laps.items():
+            if name == "fit":
+                laps.update(workers_checkpoints=max(0.0, seconds - loop), loop=loop)
+            else:
+                laps[name] = seconds
+        return laps
 
 
 def summary(result: Any, wall_s: float | None = None) -> str:

@@ -325,9 +325,10 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
     run_dir = Path(store) / name
     previous_run_id = _check_resumable(cfg, run_dir) if "://" not in store else None
 
+    clock.lap("checks")
     if track:
         tracking.check_store(tracking.resolve_tracking_uri(cfg.tracking.tracking_uri))
-    clock.lap("checks")
+        clock.lap("mlflow_store")
     prepared = prepared if prepared is not None else task.prepare(cfg)
     clock.lap("data_prepare")
     uri = run_id = None

@@ -296,3 +296,12 @@ def test_deploy_works_in_throughput_optimized_mode(registry: Registry, base: str
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith(f"127.0.0.1:{port}/sentiment"), done.stdout[-500:]
+
+
+def test_serve_args_bound_the_queue_and_fit_the_batch() -> None:
+    options = ServeArgs(task="sentiment").deployment_options()
+    assert options["max_queued_requests"] == 128  # was -1: overload waited for the request timeout
+    assert options["backpressure_config"] == {"status_code": 503, "retry_after_s": 1.0}
+    # a small max_ongoing_requests without a batch size deploys (the batch follows it down)
+    assert ServeArgs(task="forecast", max_ongoing_requests=4).max_batch_size == 4
+    assert ServeArgs(task="forecast", max_ongoing_requests=4).init_args()["max_ongoing_requests"] == 4
