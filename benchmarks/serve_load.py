@@ -347,15 +347,41 @@ def _plot(rows: list[dict[str, Any]], png: Path) -> None:
 # -------------------------------------------------------------------------------------------------- main
 
 
+def measure(args: argparse.Namespace, store: Path) -> list[dict[str, Any]]:
+    """Each server of ``args.servers`` in turn: start, warm up, one wrk run per task and concurrency."""
+    bodies = write_payloads(store)
+    log = store / "servers.log"
+    rows = []
+    for server in args.servers:
+        # seqlab and the FastAPI app serve both tasks from one start; mlflow serves one model per process
+        one_start = server.startswith(("seqlab", "fastapi"))
+        for group in [args.tasks] if one_start else [[t] for t in args.tasks]:
+            t0 = time.perf_counter()
+            with running(server, group[0], store, log) as url:
+                print(f"[bench] {server} ready in {time.perf_counter() - t0:.0f}s", flush=True)
+                for task in group:
+                    task_url = url.replace(f"/{group[0]}/", f"/{task}/")
+                    body = bodies[task]["mlflow" if server == "mlflow" else "json"]
+                    wrk(task_url, body, max(args.concurrency), args.warmup)  # warm-up, not measured
+                    for c in args.concurrency:
+                        r = {"task": task, "server": server, "c": c, **wrk(task_url, body, c, args.duration)}
+                        rows.append(r)
+                        print(f"[bench] {task} {server} c={c}: {r['rps']:.0f} req/s p50 {r['p50_ms']:.1f} "
+                              f"ms p99 {r['p99_ms']:.1f} ms errors {r['errors']}", flush=True)
+    return rows
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default=None, help="folder with champions from an earlier run (no training)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--store", default=None, help="folder with champions of an earlier run (no training)")
     parser.add_argument("--train-steps", type=int, default=30, help="training steps per champion (1 epoch)")
     parser.add_argument("--servers", nargs="+", default=DEFAULT_SERVERS, choices=SERVERS)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per point")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each server's points")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before a task's points")
     parser.add_argument("--png", default=str(ROOT / "docs" / "serve_load.png"))
     parser.add_argument("--plain", type=int, help=argparse.SUPPRESS)  # internal: run the FastAPI app
     parser.add_argument("--batched", action="store_true", help=argparse.SUPPRESS)
@@ -370,29 +396,13 @@ def main() -> int:
         t0 = time.perf_counter()
         os.chdir(store)  # the SQLite store's artefacts (./mlruns) stay in the folder
         train_champions(store, args.train_steps)
-        print(f"[bench] champions trained in {time.perf_counter() - t0:.0f}s; reuse: --store {store}", flush=True)
-    bodies = write_payloads(store)
-    log = store / "servers.log"
-    rows = []
-    for server in args.servers:
-        # seqlab serves both tasks from one start; the others are started once per task
-        groups = [args.tasks] if server.startswith("seqlab") or server.startswith("fastapi") else [
-            [t] for t in args.tasks]
-        for group in groups:
-            t0 = time.perf_counter()
-            with running(server, group[0], store, log) as url:
-                print(f"[bench] {server} ready in {time.perf_counter() - t0:.0f}s", flush=True)
-                for task in group:
-                    task_url = url.replace(f"/{group[0]}/", f"/{task}/")
-                    body = bodies[task]["mlflow" if server == "mlflow" else "json"]
-                    wrk(task_url, body, max(args.concurrency), args.warmup)  # warm-up, not measured
-                    for c in args.concurrency:
-                        r = {"task": task, "server": server, "c": c, **wrk(task_url, body, c, args.duration)}
-                        rows.append(r)
-                        print(f"[bench] {task} {server} c={c}: {r['rps']:.0f} req/s p50 {r['p50_ms']:.1f} ms "
-                              f"p99 {r['p99_ms']:.1f} ms errors {r['errors']}", flush=True)
-    load = (f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}; "
-            f"{os.cpu_count()} CPUs; {args.duration:g} s per point")
+        seconds = time.perf_counter() - t0
+        print(f"[bench] champions trained in {seconds:.0f}s; reuse: --store {store}", flush=True)
+    before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    rows = measure(args, store)
+    after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    load = (f"uptime before: {before}\nuptime after:  {after}\n"
+            f"{os.cpu_count()} CPUs, {args.duration:g} s per point")
     ok = report(rows, Path(args.png), load)
     return 0 if ok else 1
 

@@ -53,7 +53,9 @@ def one_run(config: str, overrides: list[str]) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default="sentiment/tiny.yaml", help="under configs/")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.num_workers=2")

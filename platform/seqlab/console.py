@@ -44,7 +44,8 @@ def epoch_line(metrics: dict[str, Any], epochs: int) -> str:
 def progress_line(epoch: int, epochs: int, step: int, steps: int, elapsed_s: float) -> str:
     """Progress inside an epoch: steps done and the time the rest of this epoch should take."""
     left = elapsed_s / step * (steps - step)
-    return f"[seqlab]   epoch {epoch}/{epochs}  step {step}/{steps}  {_duration(elapsed_s)}  ETA in epoch {_duration(left)}"
+    return (f"[seqlab]   epoch {epoch}/{epochs}  step {step}/{steps}  {_duration(elapsed_s)}  "
+            f"ETA in epoch {_duration(left)}")
 
 
 class Clock:

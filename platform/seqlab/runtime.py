@@ -105,7 +105,7 @@ def setup_worker() -> None:
     )
     # "Reporting training result <n>: TrainingReport(...)" after every epoch: its logger is named after
     # the file, so RunConfig's LoggingConfig (which filters the ``ray.train`` loggers) misses it
-    context_py = os.path.join(os.path.dirname(ray.__file__), "train", "v2", "_internal", "execution", "context.py")
+    context_py = os.path.join(os.path.dirname(ray.__file__), "train/v2/_internal/execution/context.py")
     logging.getLogger(context_py).setLevel(logging.WARNING)
 
 
