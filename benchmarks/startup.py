@@ -3,8 +3,8 @@
     python benchmarks/startup.py                                   # configs/sentiment/tiny.yaml, 3 epochs
     python benchmarks/startup.py --config forecast/tiny.yaml --runs 2 train.num_workers=2
 
-Runs the real command line (``seqlab train``) in a fresh process and a temp folder (own SQLite MLflow store,
-own Ray), once per ``--runs``, and prints per phase: Python imports and config (process launch until Ray
+Runs the real command line (``seqlab train``) in a fresh process and a temp folder (own Ray; one SQLite MLflow
+store for all runs, created by the first), once per ``--runs``, and prints per phase: Python imports and config (process launch until Ray
 starts), Ray start, checks (resources, resume, MLflow store), data prepare, MLflow run, worker group start
 with checkpoints and Ray Train's teardown, the training loop (the epochs' own seconds), test evaluation,
 MLflow metrics and curves, model logging, and what is left (Ray shutdown, process exit). Fixed start-up is
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,13 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 15.0
 
 
-def one_run(config: str, overrides: list[str]) -> dict[str, float]:
-    """One ``seqlab train`` in a temp folder; seconds per phase, plus ``wall`` and ``fixed``."""
+def one_run(config: str, overrides: list[str], store: Path) -> dict[str, float]:
+    """One ``seqlab train`` in a temp folder, tracked in ``store``; seconds per phase, ``wall`` and ``fixed``."""
     with tempfile.TemporaryDirectory(prefix="seqlab-startup-") as tmp:
         timing_file = Path(tmp) / "timing.json"
         env = {
             **os.environ,
-            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db",
             "SEQLAB_TIMING_FILE": str(timing_file),
             "PYTHONPATH": str(ROOT / "platform"),
         }
@@ -61,9 +62,11 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.num_workers=2")
     args = parser.parse_args()
     runs = []
+    # one MLflow store for all runs, as a user has: the first run also creates its tables (mlflow_store)
+    store = Path(tempfile.mkdtemp(prefix="seqlab-startup-store-"))
     for i in range(args.runs):
         load = os.getloadavg()[0]
-        r = one_run(args.config, args.overrides)
+        r = one_run(args.config, args.overrides, store)
         runs.append(r)
         print(f"[startup] run {i + 1}: wall {r['wall']:.1f} s, loop {r.get('loop', 0.0):.2f} s, "
               f"fixed {r['fixed']:.1f} s (load average before: {load:.1f})", flush=True)
@@ -71,6 +74,7 @@ def main() -> int:
     print(f"\n{'phase':<22}" + "".join(f"{'run ' + str(i + 1):>10}" for i in range(len(runs))))
     for key in [*keys, "wall", "fixed"]:
         print(f"{key:<22}" + "".join(f"{r.get(key, 0.0):>10.2f}" for r in runs))
+    shutil.rmtree(store, ignore_errors=True)
     best = min(r["fixed"] for r in runs)
     print(f"\nuptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"fixed start-up (wall - loop), best run: {best:.1f} s "
