@@ -3,9 +3,9 @@
     python benchmarks/startup.py                                   # configs/sentiment/tiny.yaml, 3 epochs
     python benchmarks/startup.py --config forecast/tiny.yaml --runs 2 train.num_workers=2
 
-Runs the real command line (``seqlab train``) in a fresh process and a temp folder (own Ray; one SQLite MLflow
-store for all runs, created by the first), once per ``--runs``, and prints per phase: Python imports and config (process launch until Ray
-starts), Ray start, checks (resources, resume, MLflow store), data prepare, MLflow run, worker group start
+Runs the real command line (``seqlab train``) in a fresh process and a temp folder (own Ray; one SQLite
+MLflow store for all runs, created by the first), once per ``--runs``, and prints per phase: Python imports
+and config (process launch until Ray starts), Ray start, checks (resources, resume, MLflow store), data prepare, MLflow run, worker group start
 with checkpoints and Ray Train's teardown, the training loop (the epochs' own seconds), test evaluation,
 MLflow metrics and curves, model logging, and what is left (Ray shutdown, process exit). Fixed start-up is
 wall time minus loop time; the target on a 2-core machine is <= 15 s. Other processes on the machine
@@ -29,7 +29,7 @@ TARGET_S = 15.0
 
 
 def one_run(config: str, overrides: list[str], store: Path) -> dict[str, float]:
-    """One ``seqlab train`` in a temp folder, tracked in ``store``; seconds per phase, ``wall`` and ``fixed``."""
+    """One ``seqlab train`` in a temp folder, tracked in ``store``: seconds per phase, ``wall``, ``fixed``."""
     with tempfile.TemporaryDirectory(prefix="seqlab-startup-") as tmp:
         timing_file = Path(tmp) / "timing.json"
         env = {
