@@ -11,8 +11,10 @@ process's environment). On a cluster the head's ``ray start`` environment decide
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -53,6 +55,8 @@ def apply_serve_env() -> dict[str, str]:
     if haproxy_enabled() and "RAY_SERVE_HAPROXY_SERVER_STATE_BASE" not in os.environ:
         folder = os.path.join(tempfile.gettempdir(), f"seqlab-haproxy-{os.getpid()}")
         os.environ["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"] = folder
+        # registered before ray.init registers its own shutdown, so it runs after Ray (and HAProxy) stopped
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         for key, name in _HAPROXY_PATHS.items():
             os.environ.setdefault(key, os.path.join(folder, name))
     return {k: v for k, v in os.environ.items() if k.startswith("RAY_SERVE_")}
