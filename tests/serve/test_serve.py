@@ -205,6 +205,8 @@ def test_new_champion_takes_over_without_failed_requests(
     thread = threading.Thread(target=stream, daemon=True)
     thread.start()
     try:
+        while len(seen) < 5 and thread.is_alive():  # answers of the old version first, then the reload
+            stop.wait(0.05)
         deploy(_apps(registry), reload=True, port=port)
         n = len(seen)
         while len(seen) < n + 20 and thread.is_alive():

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -105,6 +107,29 @@ def _wait_running(names: list[str], wait_s: float) -> None:
         time.sleep(0.5)
 
 
+def _wait_routes(host: str, port: int, apps: dict[str, str], wait_s: float) -> None:
+    """Block until the ingress at ``host:port`` routes exactly ``apps`` ({route prefix: app name}).
+
+    Serve reports an application RUNNING (or deleted) before its ingress has caught up: behind HAProxy the
+    route table is rewritten a moment later, and a removed app would still answer until then.
+    """
+    deadline = time.monotonic() + wait_s
+    seen: Any = None
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/-/routes", timeout=5) as r:
+                seen = json.loads(r.read())
+            if seen == apps:
+                return
+        except (OSError, ValueError) as exc:  # not listening yet, or a plain-text "not ready" answer
+            seen = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() > deadline:
+            raise TrackingError(
+                f"Serve's ingress on {host}:{port} routes {seen} after {wait_s:.0f}s, not {apps}"
+            )
+        time.sleep(0.2)
+
+
 def _wait_for_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
     """Block until every app reports a model (its pinned version, if any), or raise naming the app.
 
@@ -187,6 +212,10 @@ def deploy(
     client = serve_start(http_options=config.http_options.model_dump(), global_logging_config=access_log)
     client.deploy_apps(config, _blocking=False)
     _wait_running([*names, HEALTH_APP], wait_s)
+    # where the ingress listens: this call's options only apply if it started Serve
+    http = client.http_config
+    local = http.host if http.host not in ("0.0.0.0", "::", "", None) else "127.0.0.1"
+    _wait_routes(local, http.port, {**{a.prefix: a.app_name for a in apps}, "/": HEALTH_APP}, wait_s)
     _wait_for_versions(apps, wait_s)
 
     base = f"http://{host}:{port}"
