@@ -25,6 +25,10 @@ os.environ["SEQLAB_TASK_MODULES"] = ",".join(
 os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Serve's ingress as users get it (HAProxy unless RAY_SERVE_ENABLE_HA_PROXY=0): set before the session's Ray.
+from seqlab.runtime import apply_serve_env  # noqa: E402
+
+apply_serve_env()
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ import torch
 
 from seqlab import tracking
 from seqlab.checkpoint import load_state, save_state
+from seqlab.console import PROGRESS_EVERY_S, Clock, epoch_line, progress_line
 from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
 from seqlab.tracking.registry import FINGERPRINT_TAG
 from seqlab.errors import CheckpointError, ConfigError, SeqlabError
@@ -118,6 +119,7 @@ def run_epochs(cfg: AnyConfig, prepared: Prepared, *, rank: int = 0, world: int 
         model.train()
         sums: dict[str, float] = {}
         seen = 0
+        shown = t0  # a long epoch prints its progress every PROGRESS_EVERY_S (rank 0)
         for s in range(steps):
             idx = shard[s * per_worker_batch : (s + 1) * per_worker_batch]
             x, y = prepared.train.batch(idx)
@@ -130,6 +132,9 @@ def run_epochs(cfg: AnyConfig, prepared: Prepared, *, rank: int = 0, world: int 
             for k, v in task.metric_sums(out.detach(), yt).items():
                 sums[k] = sums.get(k, 0.0) + v
             seen += len(idx)
+            if rank == 0 and time.perf_counter() - shown > PROGRESS_EVERY_S:
+                shown = time.perf_counter()
+                print(progress_line(epoch, tc.epochs, s + 1, steps, shown - t0), flush=True)
         train_sums, train_n = _all_reduce(sums, seen, world, device)
         val_sums, val_n = _all_reduce(*_evaluate(task, model, prepared.val, val_positions, per_worker_batch * 4,
                                                  device), world, device)
@@ -182,8 +187,7 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
 
     def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
         if rank == 0:
-            line = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
-            print(f"[seqlab] {line}", flush=True)
+            print(epoch_line(metrics, cfg.train.epochs), flush=True)
             if uri and run_id:
                 tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
                                      step=int(metrics["epoch"]))
@@ -211,6 +215,7 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
     model_uri: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)  # seconds per phase (seqlab.console.Clock)
 
 
 def storage_path(cfg: AnyConfig) -> str:
@@ -274,18 +279,22 @@ def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_
 
 
 def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], checkpoint_file: Path,
-                    uri: str | None, run_id: str | None, name: str) -> TrainingResult:
+                    uri: str | None, run_id: str | None, name: str, clock: Clock | None = None) -> TrainingResult:
     """Held-out test metrics of the best weights; curves, model and final metrics to MLflow."""
+    clock = clock or Clock()
     task = get_task(cfg.task)
     test_metrics = evaluate_test(cfg, task, prepared, state)
+    clock.lap("test_evaluation")
     model_uri = None
     if uri is not None and run_id is not None:
         best_val = {f"best_{k}": v for k, v in state["best_metrics"].items() if k.startswith("val_")}
         tracking.log_metrics(uri, run_id, {**test_metrics, "best_epoch": state["best_epoch"], **best_val},
                              step=int(state["epoch"]))
         tracking.log_curves(uri, run_id, state["history"], ["loss", "accuracy", "mae", "mae_degrees"])
+        clock.lap("mlflow_metrics")
         if cfg.tracking.log_model:
             model_uri = tracking.log_model(uri, run_id, str(checkpoint_file))
+            clock.lap("model_logging")
         tracking.end_run(uri, run_id)
     return TrainingResult(run_id=run_id, run_name=name, metrics=dict(state["best_metrics"]), test_metrics=test_metrics,
                           checkpoint_path=str(checkpoint_file), history=list(state["history"]), model_uri=model_uri,
@@ -307,16 +316,21 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
     from seqlab.runtime import init_ray
 
     task = get_task(cfg.task)
+    clock = Clock()
     init_ray()  # joins $RAY_ADDRESS, else a local Ray (never a stray cluster of the machine)
+    clock.lap("ray_start")
     check_resources(cfg)
     store = storage_path(cfg)
     name = name or default_run_name(cfg)
     run_dir = Path(store) / name
     previous_run_id = _check_resumable(cfg, run_dir) if "://" not in store else None
 
+    clock.lap("checks")
     if track:
         tracking.check_store(tracking.resolve_tracking_uri(cfg.tracking.tracking_uri))
+        clock.lap("mlflow_store")
     prepared = prepared if prepared is not None else task.prepare(cfg)
+    clock.lap("data_prepare")
     uri = run_id = None
     if track:
         uri, run_id = start_tracking(cfg, prepared, name, parent_run_id=parent_run_id, tags=tags,
@@ -324,6 +338,7 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         if "://" not in store:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "seqlab_mlflow_run_id").write_text(run_id)
+    clock.lap("mlflow_run")
 
     trainer = TorchTrainer(
         train_fn_per_worker,
@@ -336,7 +351,9 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         run_config=ray.train.RunConfig(
             name=name, storage_path=store, callbacks=callbacks,
             failure_config=ray.train.FailureConfig(max_failures=cfg.train.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            # Ray Train's own INFO lines (each report, each checkpoint) drown the epoch lines
+            logging_config=ray.train.LoggingConfig(log_level="WARNING")),
     )
     try:
         result = trainer.fit()
@@ -353,7 +370,10 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         state = load_state(d, task=cfg.task, model=cfg.model.name)
         local = Path(tempfile.mkdtemp(prefix="seqlab-ckpt-")) / "state.pt"
         local.write_bytes((Path(d) / "state.pt").read_bytes())
-    return finish_training(cfg, prepared, state, local, uri, run_id, name)
+    clock.lap("fit")
+    result = finish_training(cfg, prepared, state, local, uri, run_id, name, clock)
+    result.timing = clock.split_fit(state["history"])
+    return result
 
 
 def evaluate_test(cfg: AnyConfig, task: Task, prepared: Prepared, state: dict[str, Any]) -> dict[str, float]:

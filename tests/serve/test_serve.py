@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,7 +18,7 @@ import mlflow
 import pytest
 from seqlab.serve import ServeArgs
 from seqlab.serve.deploy import deploy
-from serve_helpers import TASKS, Registry, free_port, weather_rows
+from serve_helpers import ROOT, TASKS, Registry, free_port, weather_rows
 
 TEXTS = ["A wonderful, moving film.", "Boring and awful, a waste.", " ".join(["great"] * 30)]
 
@@ -235,6 +239,8 @@ def test_new_champion_takes_over_without_failed_requests(
     thread = threading.Thread(target=stream, daemon=True)
     thread.start()
     try:
+        while len(seen) < 5 and thread.is_alive():  # answers of the old version first, then the reload
+            stop.wait(0.05)
         deploy(_apps(registry), reload=True, port=port)
         n = len(seen)
         while len(seen) < n + 20 and thread.is_alive():
@@ -250,3 +256,88 @@ def test_new_champion_takes_over_without_failed_requests(
     assert set(versions[switch:]) == {new}, "an old answer after the switch"
     assert http.get("/sentiment/info").json()["version"] == new
     assert http.get("/forecast/info").json()["version"] == registry.versions["forecast"]
+
+
+def test_the_ingress_is_haproxy(http: httpx.Client) -> None:
+    import psutil
+
+    assert os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1"  # seqlab's default (tests/conftest.py)
+    folder = os.environ["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"]  # this session's own HAProxy files
+    running = [
+        p.info["cmdline"]
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "haproxy" and folder in " ".join(p.info["cmdline"] or [])
+    ]
+    assert running, f"no haproxy process uses {folder}"
+    assert http.get("/healthz").status_code == 200  # answered through it
+
+
+def test_overload_beyond_the_queue_is_503_with_retry_after_at_once(
+    http: httpx.Client, registry: Registry, base: str
+) -> None:
+    port = int(base.rsplit(":", 1)[1])
+    narrow = ServeArgs(
+        task="sentiment",
+        name="narrow",
+        tracking_uri=registry.uri,
+        num_cpus=0.5,
+        max_ongoing_requests=1,
+        max_batch_size=1,
+        max_queued_requests=1,
+        retry_after_s=2.0,
+    )
+    deploy(_apps(registry, narrow), port=port)
+    body = {"texts": [" ".join(["a long and rather slow review"] * 200)] * 64}
+    start = threading.Barrier(24)
+
+    def one(_: int) -> tuple[int, str | None, float, str]:
+        with httpx.Client(base_url=base, timeout=30.0) as c:
+            start.wait()
+            t0 = time.perf_counter()
+            r = c.post("/narrow/predict", json=body)
+            return r.status_code, r.headers.get("retry-after"), time.perf_counter() - t0, r.text[:200]
+
+    try:
+        with ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(one, range(24)))
+    finally:
+        deploy(_apps(registry), port=port)
+    statuses = [a[0] for a in answers]
+    assert set(statuses) <= {200, 503}, answers
+    assert 1 <= statuses.count(200) and statuses.count(503) >= 12, statuses
+    for status, retry_after, seconds, text in answers:
+        if status == 503:
+            assert retry_after == "2" and seconds < 5.0, (retry_after, seconds, text)
+
+
+def test_deploy_works_in_throughput_optimized_mode(registry: Registry, base: str) -> None:
+    """A second driver with RAY_SERVE_THROUGHPUT_OPTIMIZED=1 redeploys the same apps and waits for them."""
+    import ray
+
+    port = int(base.rsplit(":", 1)[1])
+    script = (
+        "import sys; from seqlab.serve import ServeArgs; from seqlab.serve.deploy import deploy\n"
+        f"apps = [ServeArgs(task=t, tracking_uri={registry.uri!r}, num_cpus=0.5) "
+        "for t in ('sentiment', 'forecast')]\n"
+        f"print(deploy(apps, reload=True, port={port})['sentiment'])\n"
+    )
+    env = {
+        **os.environ,
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+        "PYTHONPATH": str(ROOT / "platform"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith(f"127.0.0.1:{port}/sentiment"), done.stdout[-500:]
+
+
+def test_serve_args_bound_the_queue_and_fit_the_batch() -> None:
+    options = ServeArgs(task="sentiment").deployment_options()
+    assert options["max_queued_requests"] == 128  # was -1: overload waited for the request timeout
+    assert options["backpressure_config"] == {"status_code": 503, "retry_after_s": 1.0}
+    # a small max_ongoing_requests without a batch size deploys (the batch follows it down)
+    assert ServeArgs(task="forecast", max_ongoing_requests=4).max_batch_size == 4
+    assert ServeArgs(task="forecast", max_ongoing_requests=4).init_args()["max_ongoing_requests"] == 4

@@ -13,8 +13,12 @@ flight are answered by the old version.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import time
+import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +107,41 @@ def _wait_running(names: list[str], wait_s: float) -> None:
         time.sleep(0.5)
 
 
+def _wait_routes(host: str, port: int, apps: dict[str, str], wait_s: float) -> None:
+    """Block until the ingress at ``host:port`` routes exactly ``apps`` ({route prefix: app name}).
+
+    Serve reports an application RUNNING (or deleted) before its ingress has caught up: behind HAProxy the
+    route table is rewritten a moment later, and a removed app would still answer until then.
+    """
+    deadline = time.monotonic() + wait_s
+    seen: Any = None
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/-/routes", timeout=5) as r:
+                seen = json.loads(r.read())
+            if seen == apps:
+                return
+        except (OSError, ValueError) as exc:  # not listening yet, or a plain-text "not ready" answer
+            seen = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() > deadline:
+            raise TrackingError(
+                f"Serve's ingress on {host}:{port} routes {seen} after {wait_s:.0f}s, not {apps}"
+            )
+        time.sleep(0.2)
+
+
 def _wait_for_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
-    """Block until every app reports a model (its pinned version, if any), or raise naming the app."""
+    """Block until every app reports a model (its pinned version, if any), or raise naming the app.
+
+    The handles are called from a thread with its own event loop: with
+    ``RAY_SERVE_THROUGHPUT_OPTIMIZED=1`` a handle's router runs in the caller's loop, and a synchronous
+    ``.result()`` outside any loop raises "No event loop running".
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="seqlab-wait") as pool:
+        pool.submit(asyncio.run, _poll_versions(apps, wait_s)).result()
+
+
+async def _poll_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
     from ray import serve
 
     deadline = time.monotonic() + wait_s
@@ -112,7 +149,7 @@ def _wait_for_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
         handle = serve.get_app_handle(a.app_name)
         want = a.model_version
         while True:
-            status = handle.model_status.remote().result(timeout_s=wait_s)
+            status = await asyncio.wait_for(handle.model_status.remote(), wait_s)
             if status["ready"] and (want is None or status["version"] == want):
                 break
             if want is None and not status["ready"]:
@@ -122,7 +159,7 @@ def _wait_for_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
                     f"{a.app_name}: serving version {status['version']} after {wait_s:.0f}s, "
                     f"not {want}: {status['last_error'] or 'no error reported'}"
                 )
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
 
 
 def deploy(
@@ -158,10 +195,11 @@ def deploy(
     names = [a.app_name for a in apps]
     if len(set(names)) != len(names) or HEALTH_APP in names:
         raise ConfigError(f"application names must be unique and not '{HEALTH_APP}', got {names}")
+    from seqlab.runtime import apply_serve_env, init_ray
+
+    apply_serve_env()  # before ray.serve reads its settings (at import) in this process
     from ray.serve._private.api import serve_start
     from ray.serve.schema import ServeDeploySchema
-
-    from seqlab.runtime import init_ray
 
     if reload:
         apps = [_pin_champion(a) for a in apps]
@@ -174,6 +212,10 @@ def deploy(
     client = serve_start(http_options=config.http_options.model_dump(), global_logging_config=access_log)
     client.deploy_apps(config, _blocking=False)
     _wait_running([*names, HEALTH_APP], wait_s)
+    # where the ingress listens: this call's options only apply if it started Serve
+    http = client.http_config
+    local = http.host if http.host not in ("0.0.0.0", "::", "", None) else "127.0.0.1"
+    _wait_routes(local, http.port, {**{a.prefix: a.app_name for a in apps}, "/": HEALTH_APP}, wait_s)
     _wait_for_versions(apps, wait_s)
 
     base = f"http://{host}:{port}"

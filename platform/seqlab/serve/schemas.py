@@ -52,7 +52,10 @@ class ServeArgs(ReloadConfig):
     num_replicas: int | Literal["auto"] | None = None  # None: 1, or autoscaling if configured
     autoscaling_config: dict[str, Any] | None = None  # Serve's autoscaling_config (min/max_replicas, ...)
     max_ongoing_requests: int = Field(default=64, ge=1)  # Serve's default 5 collapses throughput (DESIGN.md)
-    max_queued_requests: int = Field(default=-1, ge=-1)  # -1: unbounded; else 503 once this many wait
+    # Requests waiting beyond max_ongoing_requests, per replica (or per proxy): one more gets 503 with
+    # Retry-After at once instead of waiting for the request timeout. -1: unbounded.
+    max_queued_requests: int = Field(default=128, ge=-1)
+    retry_after_s: float = Field(default=1.0, ge=0.0, le=3600.0)  # the Retry-After of that 503
     num_cpus: float = Field(default=1.0, ge=0.0)  # per replica
     torch_threads: int | None = Field(default=None, ge=1)  # None: what Ray sets for the replica (its CPUs)
     access_log: bool = False  # one log line per request in every replica costs throughput; errors still log
@@ -72,6 +75,17 @@ class ServeArgs(ReloadConfig):
         if v not in TASKS:
             raise ValueError(f"unknown task {v!r}; choose one of: {', '.join(sorted(TASKS))}")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_fits(cls, data: Any) -> Any:
+        # an unset max_batch_size follows a small max_ongoing_requests down (a batch can never be larger)
+        if isinstance(data, dict) and data.get("max_batch_size") is None:
+            ongoing = data.get("max_ongoing_requests")
+            default = ReloadConfig.model_fields["max_batch_size"].default
+            if isinstance(ongoing, int) and not isinstance(ongoing, bool) and 1 <= ongoing < default:
+                data = {**data, "max_batch_size": ongoing}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ServeArgs:
@@ -114,6 +128,7 @@ class ServeArgs(ReloadConfig):
             "name": server_name(self.task),
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
+            "backpressure_config": {"status_code": 503, "retry_after_s": self.retry_after_s},
             "ray_actor_options": {"num_cpus": self.num_cpus},
             "user_config": self.reload_config().model_dump(),
             "logging_config": {"enable_access_log": self.access_log},

@@ -53,6 +53,10 @@ class LoadedModel:
 class SeqlabPyfunc(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper; the artefact ``checkpoint`` is a seqlab ``state.pt``."""
 
+    # The task's predictor validates the input. Without this MLflow inspects predict() for type hints when
+    # the class is defined and warns, in every process that imports it (each Tune trial, each replica).
+    _skip_type_hint_validation = True
+
     def load_context(self, context):  # type: ignore[no-untyped-def]  # MLflow reads hints as a schema
         self.loaded = LoadedModel.from_checkpoint(context.artifacts["checkpoint"])
 

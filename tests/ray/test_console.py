@@ -1,0 +1,37 @@
+"""What a person sees: the console of a real ``seqlab train`` subprocess on the tiny config (its own Ray)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_seqlab_train_prints_each_epoch_once_and_a_summary(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "PYTHONPATH": str(ROOT / "platform"),
+    }
+    for key in ("RAY_ADDRESS", "RAY_TRAIN_ENABLE_PRINT_PATCH", "RAY_DEDUP_LOGS"):  # as a user's shell has it
+        env.pop(key, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "seqlab.cli", "train", "--config", str(ROOT / "configs/sentiment/tiny.yaml"),
+         f"train.storage_path={tmp_path}/ray", "train.epochs=3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    epochs = re.findall(r"\[seqlab\] epoch (\d+)/3\b", out)
+    assert epochs == ["1", "2", "3"], out[-3000:]  # each once, in order
+    assert "ETA" in out
+    assert out.count("Continuing to monitor") <= 1, out[-3000:]
+    assert "Reporting training result" not in out
+    assert "Add type hints to the `predict` method" not in out
+    summary = out[out.index("summary"):]
+    for key in ("best val", "test", "checkpoint", "MLflow", "seconds", "ray_start", "loop"):
+        assert key in summary, summary
