@@ -49,22 +49,23 @@ class LazyAdam(torch.optim.Optimizer):
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
-                # bias corrections folded into the step size, as torch.optim.Adam does
-                size = lr * (1 - b2 ** state["step"]) ** 0.5 / (1 - b1 ** state["step"])
+                # bias corrections as torch.optim.Adam applies them (eps added after correcting v)
+                size, root = lr / (1 - b1 ** state["step"]), (1 - b2 ** state["step"]) ** 0.5
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 if p.grad.is_sparse:
-                    _sparse_step(p, p.grad, m, v, size, b1, b2, eps, wd)
+                    _sparse_step(p, p.grad, m, v, size, root, (b1, b2, eps, wd))
                     continue
                 g = p.grad if wd == 0 else p.grad.add(p, alpha=wd)
                 m.mul_(b1).add_(g, alpha=1 - b1)
                 v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                p.addcdiv_(m, v.sqrt().add_(eps), value=-size)
+                p.addcdiv_(m, v.sqrt().div_(root).add_(eps), value=-size)
         return loss
 
 
-def _sparse_step(p: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, size: float,
-                 b1: float, b2: float, eps: float, wd: float) -> None:
+def _sparse_step(p: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, size: float, root: float,
+                 hyper: tuple[float, float, float, float]) -> None:
     """One Adam step on the rows a sparse gradient names; every other row is left as it is."""
+    b1, b2, eps, wd = hyper
     # Sum repeated ids into one row each (cheaper than grad.coalesce(), which also sorts the values).
     rows, where = torch.unique(grad._indices()[0], return_inverse=True)
     g = grad._values().new_zeros((len(rows), *p.shape[1:])).index_add_(0, where, grad._values())
@@ -74,7 +75,7 @@ def _sparse_step(p: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.
     v_rows = v.index_select(0, rows).mul_(b2).addcmul_(g, g, value=1 - b2)
     m.index_copy_(0, rows, m_rows)
     v.index_copy_(0, rows, v_rows)
-    p.index_add_(0, rows, m_rows.div_(v_rows.sqrt_().add_(eps)), alpha=-size)
+    p.index_add_(0, rows, m_rows.div_(v_rows.sqrt_().div_(root).add_(eps)), alpha=-size)
 
 
 def sparse_parameters(module: nn.Module) -> list[nn.Parameter]:
