@@ -142,3 +142,12 @@ def test_lazy_adam_equals_adam_when_every_row_is_touched() -> None:
 def test_ngram_bag_refuses_optimizers_without_sparse_updates() -> None:
     with pytest.raises(ConfigError, match="only train.optimizer='adam'.*got train.optimizer='rmsprop'"):
         load_config("configs/sentiment/tiny.yaml", ["model.name=ngram_bag", "train.optimizer=rmsprop"])
+
+
+def test_training_loop_feeds_bags_as_model_arguments(prepared) -> None:  # type: ignore[no-untyped-def]
+    from seqlab.train import run_epochs
+
+    cfg, data = prepared
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 4, "lr": 0.05})})
+    history = run_epochs(cfg, data)["history"]  # model(*x) with x = (ids, offsets); LazyAdam on the table
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
