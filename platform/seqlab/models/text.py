@@ -3,7 +3,8 @@
 Every model reads int64 token ids of shape ``(B, maxlen)`` (0 = padding, 1 = out-of-vocabulary) and
 returns one float logit per review, shape ``(B,)``; train it with ``BCEWithLogitsLoss`` and read
 ``sigmoid(logit)`` as P(positive). Sequences are padded "pre" (zeros first, like Keras'
-``pad_sequences``), so the last time step is the real end of a review.
+``pad_sequences``), so the last time step is the real end of a review. The exception is ``ngram_bag``,
+which reads variable-length bags without padding: ``model(ids, offsets)`` (see ``seqlab.data.bags``).
 
     cfg = SentimentModelConfig(name="gru", embed_dim=8, hidden=8)
     model = build_text_model(cfg, vocab_size=100, maxlen=20)
@@ -193,7 +194,8 @@ def build_text_model(
         embedding_matrix: optional ``(vocab_size, embed_dim)`` initial vectors (GloVe).
 
     Returns:
-        A module mapping int64 ``(B, maxlen)`` token ids to float logits ``(B,)``.
+        A module mapping int64 ``(B, maxlen)`` token ids to float logits ``(B,)``; for ngram_bag, bags
+        ``(ids, offsets)`` over ``vocab_size`` word rows plus ``cfg.hash_buckets`` n-gram rows.
 
     Raises:
         ConfigError: unknown name, a matrix of the wrong shape, or ``maxlen`` too short for conv1d.
