@@ -134,6 +134,10 @@ def run_new(cfg: Any, short: tuple[list[str], np.ndarray]) -> dict[str, Any]:
     module.load_state_dict(state["best_model_state"])
     index = WordIndex.from_dict(prepared.preprocessing["word_index"])
     short_acc = _accuracy(module, [(model_input(index, short[0], prepared.preprocessing), short[1])])
+    with torch.inference_mode():
+        wrong = (module(*model_input(index, short[0], prepared.preprocessing)) > 0).numpy() != (short[1] > 0.5)
+    for text, label in zip(np.array(short[0])[wrong], short[1][wrong]):
+        print(f"  new, short set, wrong: {text!r} (label {int(label)})")
     return {"samples_per_s": float(np.median([h["samples_per_s"] for h in history])),
             "cpu_samples_per_s": float(np.median(cpu_rates)), "epochs": len(history),
             "val": state["best_metric"], "test": test, "short": short_acc,
@@ -150,9 +154,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--old-steps", type=int, default=None, help="time the old arm on this many steps only")
     parser.add_argument("--no-old", action="store_true", help="train the new arm only")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides of the new arm's config, e.g. train.epochs=6")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cfg = load_config(CONFIG)
+    cfg = load_config(CONFIG, args.overrides)
     short = read_short()
     print(f"load average before: {os.getloadavg()}", flush=True)
     new = run_new(cfg, short)
