@@ -27,7 +27,7 @@ import torch
 from seqlab import tracking
 from seqlab.checkpoint import load_state, save_state
 from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
-from seqlab.registry import FINGERPRINT_TAG, data_fingerprint
+from seqlab.tracking.registry import FINGERPRINT_TAG
 from seqlab.errors import CheckpointError, ConfigError, SeqlabError
 from seqlab.optim import build_optimizer
 from seqlab.tasks import Prepared, Task, get_task
@@ -271,7 +271,7 @@ def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_
     run_id = tracking.start_run(
         uri, cfg.tracking.experiment, name, {**flatten(resolved), **prepared.info}, resolved,
         tags={"seqlab.task": cfg.task, "seqlab.model": cfg.model.name,
-              FINGERPRINT_TAG: data_fingerprint(cfg.task, resolved["data"]), **(tags or {})},
+              FINGERPRINT_TAG: get_task(cfg.task).data_fingerprint(cfg), **(tags or {})},
         parent_run_id=parent_run_id)
     return uri, run_id
 

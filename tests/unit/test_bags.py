@@ -16,7 +16,7 @@ from seqlab.errors import ConfigError, DataError
 from seqlab.models.text import NgramBagClassifier
 from seqlab.optim import LazyAdam, build_optimizer
 from seqlab.tasks import get_task
-from seqlab.tasks.sentiment import model_input
+from seqlab.tasks.sentiment import SentimentOptions, model_input
 
 MULT = 1_000_003
 
@@ -100,7 +100,11 @@ def test_predictor_answers_raw_texts_with_the_bag_encoding(prepared) -> None:  #
     cfg, data = prepared
     task = get_task("sentiment")
     module = task.build_model(cfg, data.preprocessing)
-    answers = task.predictor(module, data.preprocessing)(["a wonderful film", "boring"])
+    predictor = task.predictor(module, data.preprocessing)
+    request = task.pyfunc_request(["a wonderful film", "boring"])  # raw texts, as the MLflow pyfunc gets them
+    (answer,) = predictor([request], SentimentOptions())
+    assert isinstance(answer, dict), answer
+    answers = answer["predictions"]
     assert [a["label"] in ("positive", "negative") for a in answers] == [True, True]
     assert all(0.0 <= a["probability"] <= 1.0 for a in answers)
     old = {k: v for k, v in data.preprocessing.items() if k != "bag"}  # saved before bags existed
