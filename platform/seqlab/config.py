@@ -66,6 +66,7 @@ class SentimentModelConfig(_Strict):
     pool: int = Field(5, ge=1)
     ngrams: int = Field(2, ge=1, le=3)  # ngram_bag: words plus hashed 2-grams (and 3-grams)
     hash_buckets: int = Field(2**18, ge=1)  # ngram_bag: rows for hashed n-grams (the hashing trick)
+    binary_bag: bool = False  # ngram_bag: each word / n-gram counts once per review (a set, not a multiset)
 
     @model_validator(mode="after")
     def _freeze_needs_pretrained(self) -> SentimentModelConfig:
@@ -191,6 +192,15 @@ class SentimentConfig(_Strict):
     model: SentimentModelConfig = SentimentModelConfig()
     train: TrainConfig = TrainConfig()
     tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _sparse_needs_adam(self) -> SentimentConfig:
+        if self.model.name == "ngram_bag" and self.train.optimizer != "adam":
+            raise ValueError(
+                f"model.name='ngram_bag' trains its n-gram table with sparse gradients, which only "
+                f"train.optimizer='adam' updates (row by row); got train.optimizer='{self.train.optimizer}'"
+            )
+        return self
 
     @model_validator(mode="after")
     def _glove_dim(self) -> SentimentConfig:

@@ -30,6 +30,7 @@ from seqlab.console import PROGRESS_EVERY_S, Clock, epoch_line, progress_line
 from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
 from seqlab.tracking.registry import FINGERPRINT_TAG
 from seqlab.errors import CheckpointError, ConfigError, SeqlabError
+from seqlab.optim import build_optimizer
 from seqlab.tasks import Prepared, Task, get_task
 
 AnyConfig = SentimentConfig | ForecastConfig
@@ -46,10 +47,16 @@ def _evaluate(task: Task, model: torch.nn.Module, split: Any, positions: np.ndar
     with torch.inference_mode():
         for start in range(0, len(positions), batch_size):
             x, y = split.batch(positions[start : start + batch_size])
-            out = model(torch.as_tensor(x, device=device))
+            out = model(*_as_tensors(x, device))
             for k, v in task.metric_sums(out, torch.as_tensor(y, device=device)).items():
                 sums[k] = sums.get(k, 0.0) + v
     return sums, len(positions)
+
+
+def _as_tensors(x: Any, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """A batch's inputs as the model's positional arguments: one array, or a tuple (e.g. bag ids, offsets)."""
+    parts = x if isinstance(x, tuple) else (x,)
+    return tuple(torch.as_tensor(p, device=device) for p in parts)
 
 
 def _all_reduce(sums: dict[str, float], count: int, world: int, device: torch.device) -> tuple[dict[str, float], int]:
@@ -86,12 +93,8 @@ def run_epochs(cfg: AnyConfig, prepared: Prepared, *, rank: int = 0, world: int 
     torch.manual_seed(tc.seed)
     module = task.build_model(cfg, prepared.preprocessing, prepared.embedding_matrix)
     model = wrap(module) if wrap is not None else module.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = {
-        "adam": lambda: torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay),
-        "rmsprop": lambda: torch.optim.RMSprop(params, lr=tc.lr, weight_decay=tc.weight_decay),
-        "sgd": lambda: torch.optim.SGD(params, lr=tc.lr, momentum=0.9, weight_decay=tc.weight_decay),
-    }[tc.optimizer]()
+    # a model with sparse parameters (an EmbeddingBag table) gets an optimizer that updates touched rows only
+    optimizer = build_optimizer(tc.optimizer, module, tc.lr, tc.weight_decay)
 
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_metric": None, "best_epoch": 0,
                              "epochs_since_best": 0, "best_model_state": None, "best_metrics": {}}
@@ -123,8 +126,8 @@ def run_epochs(cfg: AnyConfig, prepared: Prepared, *, rank: int = 0, world: int 
         for s in range(steps):
             idx = shard[s * per_worker_batch : (s + 1) * per_worker_batch]
             x, y = prepared.train.batch(idx)
-            xt, yt = torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
-            out = model(xt)
+            yt = torch.as_tensor(y, device=device)
+            out = model(*_as_tensors(x, device))
             loss = task.loss(out, yt)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

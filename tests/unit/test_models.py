@@ -21,6 +21,7 @@ from seqlab.data.synthetic import synthetic_reviews, synthetic_weather
 from seqlab.errors import ConfigError
 from seqlab.models.series import build_series_model, min_conv_length
 from seqlab.models.text import build_text_model
+from seqlab.optim import build_optimizer
 
 VOCAB, MAXLEN = 40, 12  # conv1d with kernel 3 and pool 2 needs maxlen >= 8
 WINDOW, FEATURES = 24, 3  # conv1d (3 convs) with kernel 3 and pool 2 needs >= 18 steps
@@ -68,14 +69,24 @@ def weather_batch(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
+def as_args(name: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The model's positional inputs: padded ids, or for ngram_bag the same words as a bag (ids, offsets)."""
+    if name != "ngram_bag":
+        return (x,)
+    lengths = (x > 0).sum(dim=1)
+    return x[x > 0], torch.cumsum(lengths, 0) - lengths
+
+
 def fit_losses(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, steps: int = 15
+    model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], y: torch.Tensor, loss_fn: nn.Module,
+    steps: int = 15,
 ) -> list[float]:
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    opt = build_optimizer("adam", model, lr=1e-2, weight_decay=0.0)  # LazyAdam for sparse tables
+    args = x if isinstance(x, tuple) else (x,)
     losses = []
     for _ in range(steps):
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(model(*args), y)
         loss.backward()
         opt.step()
         losses.append(loss.item())
@@ -92,7 +103,7 @@ def fit_losses(
 def test_text_model_output_shape(name: str, variant: dict[str, Any]) -> None:
     torch.manual_seed(0)
     model = build_text_model(text_cfg(name, **variant), VOCAB, MAXLEN)
-    out = model(torch.randint(0, VOCAB, (5, MAXLEN)))
+    out = model(*as_args(name, torch.randint(0, VOCAB, (5, MAXLEN))))
     assert out.shape == (5,) and out.dtype == torch.float32
     assert torch.isfinite(out).all()
 
@@ -125,7 +136,7 @@ def test_flatten_hidden_layer_follows_layers() -> None:
 def test_text_model_learns(name: str) -> None:
     torch.manual_seed(0)
     x, y = review_batch()
-    losses = fit_losses(build_text_model(text_cfg(name), VOCAB, MAXLEN), x, y, nn.BCEWithLogitsLoss())
+    losses = fit_losses(build_text_model(text_cfg(name), VOCAB, MAXLEN), as_args(name, x), y, nn.BCEWithLogitsLoss())
     assert losses[-1] < losses[0]
 
 
@@ -236,18 +247,21 @@ def test_model_trains_under_ddp(gloo_group: None, task: str, name: str, variant:
     torch.manual_seed(0)
     if task == "sentiment":
         model = build_text_model(text_cfg(name, **variant), VOCAB, MAXLEN, embedding_matrix=glove_like())
-        x, y = review_batch(8)
+        padded, y = review_batch(8)
+        x = as_args(name, padded)
         loss_fn: nn.Module = nn.BCEWithLogitsLoss()
     else:
         model = build_series_model(series_cfg(name, **variant), WINDOW, FEATURES)
-        x, y = weather_batch(8)
-        loss_fn = nn.MSELoss()
+        window, y = weather_batch(8)
+        x, loss_fn = (window,), nn.MSELoss()
     ddp = DistributedDataParallel(model)
     ddp.train()
-    loss_fn(ddp(x), y).backward()
+    loss_fn(ddp(*x), y).backward()
     for pname, param in model.named_parameters():
         if param.requires_grad:
-            assert param.grad is not None and torch.isfinite(param.grad).all(), pname
+            assert param.grad is not None, pname
+            grad = param.grad._values() if param.grad.is_sparse else param.grad  # ngram_bag: sparse table
+            assert torch.isfinite(grad).all(), pname
         else:
             assert param.grad is None, pname
 
@@ -281,15 +295,19 @@ def test_unknown_names_list_the_allowed_ones() -> None:
         build_text_model(bad_text, VOCAB, MAXLEN)
 
 
-def test_ngram_bag_hashes_known_bigrams_and_skips_padding() -> None:
+def test_ngram_bag_is_the_mean_of_its_bag_rows_without_padding() -> None:
     from seqlab.models.text import NgramBagClassifier
 
-    model = NgramBagClassifier(vocab_size=10, embed_dim=4, ngrams=2, buckets=7, dropout=0.0)
-    ids = model.ngram_ids(torch.tensor([[0, 0, 5, 6, 7], [0, 0, 5, 6, 7]]))
-    words, bigrams = ids[:, :5], ids[:, 5:]
-    assert words.tolist()[0] == [0, 0, 5, 6, 7]
-    assert bigrams[0, :2].tolist() == [0, 0]  # (0, 0) and (0, 5) touch padding
-    assert ((bigrams[0, 2:] >= 10) & (bigrams[0, 2:] < 17)).all()  # (5, 6), (6, 7) land in the hash rows
-    assert torch.equal(ids[0], ids[1])  # stable: the same text gives the same ids
+    model = NgramBagClassifier(rows=20, embed_dim=4, dropout=0.0).eval()
+    ids, offsets = torch.tensor([3, 7, 7, 15, 2]), torch.tensor([0, 3])  # bags [3, 7, 7] and [15, 2]
+    table, head = model.bag.weight.detach(), model.out
+    want = head(torch.stack([table[[3, 7, 7]].mean(0), table[[15, 2]].mean(0)])).squeeze(-1)
+    assert torch.allclose(model(ids, offsets), want)
+    assert model.sparse_parameters() == [model.bag.weight]
+    out = model(ids, offsets).sum()
+    out.backward()
+    grad = model.bag.weight.grad
+    assert grad is not None and grad.is_sparse  # only the looked-up rows carry a gradient
+    assert set(grad.coalesce().indices()[0].tolist()) == {2, 3, 7, 15}
     with pytest.raises(ConfigError, match="ngram_bag"):
         build_text_model(text_cfg("ngram_bag", embedding="glove"), VOCAB, MAXLEN, embedding_matrix=glove_like())

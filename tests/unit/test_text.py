@@ -68,6 +68,16 @@ def test_to_padded_keeps_the_last_words_like_keras() -> None:
     np.testing.assert_array_equal(post, [[2, 3, 4], [2, 0, 0]])
 
 
+def test_to_flat_keeps_the_last_words_without_padding() -> None:
+    wi = WordIndex.fit(["a b c d e"], max_words=10)  # a=2 .. e=6
+    flat, lengths = wi.to_flat(["a b c d e", "a zz", ""], maxlen=3)
+    assert flat.dtype == np.int64 and flat.tolist() == [4, 5, 6, 2, 1]  # no zeros: nothing padded
+    assert lengths.tolist() == [3, 2, 0]
+    assert wi.to_flat(["a b c d e"])[0].tolist() == [2, 3, 4, 5, 6]  # no maxlen: every word
+    with pytest.raises(DataError, match="maxlen must be >= 1"):
+        wi.to_flat(["a"], maxlen=0)
+
+
 def test_batch_path_equals_text_by_text(monkeypatch: pytest.MonkeyPatch) -> None:
     texts, _ = synthetic_reviews(n=40, seed=1)
     texts = texts + ["<BR />x", "  ", "Odd, odd."]

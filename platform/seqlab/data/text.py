@@ -282,6 +282,20 @@ class WordIndex:
             length_parts.append(lengths)
         return np.concatenate(flat_parts), np.concatenate(length_parts)
 
+    def to_flat(self, texts: Iterable[str], maxlen: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of all texts back to back (int64) and each text's id count: no padding anywhere.
+
+        Args:
+            texts: the documents.
+            maxlen: keep only each text's last ``maxlen`` words (like ``to_padded``); None keeps all.
+
+        Raises:
+            DataError: maxlen < 1, or a text that is not a str.
+        """
+        if maxlen is not None and maxlen < 1:
+            raise DataError(f"maxlen must be >= 1, got {maxlen}")
+        return self._ids(texts, "to_flat", maxlen, "pre")
+
     def to_sequences(self, texts: Iterable[str]) -> list[list[int]]:
         """Each text as a list of ids (unknown words become 1)."""
         flat, lengths = self._ids(texts, "to_sequences")

@@ -3,7 +3,8 @@
 Every model reads int64 token ids of shape ``(B, maxlen)`` (0 = padding, 1 = out-of-vocabulary) and
 returns one float logit per review, shape ``(B,)``; train it with ``BCEWithLogitsLoss`` and read
 ``sigmoid(logit)`` as P(positive). Sequences are padded "pre" (zeros first, like Keras'
-``pad_sequences``), so the last time step is the real end of a review.
+``pad_sequences``), so the last time step is the real end of a review. The exception is ``ngram_bag``,
+which reads variable-length bags without padding: ``model(ids, offsets)`` (see ``seqlab.data.bags``).
 
     cfg = SentimentModelConfig(name="gru", embed_dim=8, hidden=8)
     model = build_text_model(cfg, vocab_size=100, maxlen=20)
@@ -153,42 +154,30 @@ class RecurrentClassifier(nn.Module):
 
 
 class NgramBagClassifier(nn.Module):
-    """The chapter's bag-of-n-grams, learned end to end: mean of word and hashed n-gram vectors -> one logit.
+    """The chapter's bag-of-n-grams, learned end to end (fastText-like): mean of the bag's vectors -> one logit.
 
-    The n-grams are made inside the model from the padded word ids, with the hashing trick: each run of
-    ``n`` consecutive known ids hashes into one of ``buckets`` extra rows of the table. So the preprocessing
-    stays the word index of every other model, and what the chapter calls "bag of 2-grams" becomes features
-    the model can weigh. Padding (id 0) and n-grams that touch padding are left out of the mean.
+    It reads variable-length bags, ``forward(ids, offsets)`` as ``nn.EmbeddingBag`` does: ``ids`` holds the
+    word and hashed n-gram ids of a batch's reviews back to back, ``offsets`` where each review starts
+    (``seqlab.data.bags`` makes them once, when the data is prepared). No padding is looked up or averaged.
+
+    With ``sparse=True`` the table's gradient is sparse: a step touches only the rows of the batch's ids, and
+    ``sparse_parameters()`` names the table so the trainer gives it an optimizer that updates those rows only.
     """
 
-    _MULT = 1_000_003  # a prime: a cheap, stable hash of an id sequence (no Python salt, same on every worker)
-
-    def __init__(self, vocab_size: int, embed_dim: int, ngrams: int, buckets: int, dropout: float) -> None:
+    def __init__(self, rows: int, embed_dim: int, dropout: float, sparse: bool = True) -> None:
         super().__init__()
-        self.vocab_size, self.ngrams, self.buckets = vocab_size, ngrams, buckets
-        extra = buckets if ngrams > 1 else 0
-        self.bag = nn.EmbeddingBag(vocab_size + extra, embed_dim, mode="mean", padding_idx=0)
+        self.bag = nn.EmbeddingBag(rows, embed_dim, mode="mean", sparse=sparse)
+        with torch.no_grad():  # small vectors: the mean of a long review starts near 0, the logit near 0.5
+            self.bag.weight.uniform_(-0.05, 0.05)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(embed_dim, 1)
 
-    def ngram_ids(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Word ids followed by the hashed ids of every 2..n-gram (0 where an n-gram touches padding)."""
-        feats = [tokens]
-        length = tokens.shape[1]
-        for n in range(2, self.ngrams + 1):
-            if length < n:
-                break
-            h = torch.zeros_like(tokens[:, n - 1 :])
-            known = torch.ones_like(h, dtype=torch.bool)
-            for k in range(n):
-                part = tokens[:, k : length - n + 1 + k]
-                h = h * self._MULT + part
-                known &= part > 0
-            feats.append(torch.where(known, self.vocab_size + h.remainder(self.buckets), torch.zeros_like(h)))
-        return torch.cat(feats, dim=1)
+    def sparse_parameters(self) -> list[nn.Parameter]:
+        """The parameters whose gradients are sparse (the n-gram table when ``sparse``)."""
+        return [self.bag.weight] if self.bag.sparse else []
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.out(self.drop(self.bag(self.ngram_ids(tokens))))
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.out(self.drop(self.bag(ids, offsets)))
         return out.squeeze(-1)
 
 
@@ -205,7 +194,8 @@ def build_text_model(
         embedding_matrix: optional ``(vocab_size, embed_dim)`` initial vectors (GloVe).
 
     Returns:
-        A module mapping int64 ``(B, maxlen)`` token ids to float logits ``(B,)``.
+        A module mapping int64 ``(B, maxlen)`` token ids to float logits ``(B,)``; for ngram_bag, bags
+        ``(ids, offsets)`` over ``vocab_size`` word rows plus ``cfg.hash_buckets`` n-gram rows.
 
     Raises:
         ConfigError: unknown name, a matrix of the wrong shape, or ``maxlen`` too short for conv1d.
@@ -227,7 +217,7 @@ def build_text_model(
     if cfg.name == "ngram_bag":
         if cfg.embedding == "glove":
             raise ConfigError("model.name='ngram_bag' learns its own n-gram vectors; use model.embedding='learned'")
-        return NgramBagClassifier(vocab_size, cfg.embed_dim, cfg.ngrams, cfg.hash_buckets, cfg.dropout)
+        return NgramBagClassifier(vocab_size + cfg.hash_buckets * (cfg.ngrams > 1), cfg.embed_dim, cfg.dropout)
     emb = build_embedding(cfg, vocab_size, embedding_matrix)
     if cfg.name == "flatten":
         return FlattenClassifier(emb, maxlen, cfg.hidden, use_hidden=cfg.layers >= 2, dropout=cfg.dropout)

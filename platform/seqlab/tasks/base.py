@@ -33,11 +33,15 @@ from seqlab.errors import DataError, SeqlabError
 
 
 class Split(Protocol):
-    """One split of a prepared data set: a length and a vectorized batch gather."""
+    """One split of a prepared data set: a length and a vectorized batch gather.
+
+    ``batch`` returns ``(x, y)``; ``x`` is one array or a tuple of arrays, the model's positional arguments
+    (the trainer calls ``model(*x)``; e.g. bag ids and offsets).
+    """
 
     def __len__(self) -> int: ...
 
-    def batch(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def batch(self, positions: np.ndarray) -> tuple[np.ndarray | tuple[np.ndarray, ...], np.ndarray]: ...
 
 
 @dataclass

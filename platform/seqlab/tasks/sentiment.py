@@ -1,7 +1,10 @@
 """Sentiment analysis of movie reviews: texts -> top-N word index -> padded ids -> one logit.
 
 The word index (and so the vocabulary GloVe is aligned to) is fitted on the training split only, and
-travels with the model as ``preprocessing``: ``{"word_index": ..., "maxlen": ...}``.
+travels with the model as ``preprocessing``: ``{"word_index": ..., "maxlen": ...}``, plus ``"bag"``
+(``ngrams``, ``buckets``, ``binary``) for the ``ngram_bag`` model, which reads variable-length bags of word
+and hashed n-gram ids instead of padded rows. :func:`model_input` is the one encoding of texts that training
+(``prepare``) and prediction share.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from torch import nn
 
 from seqlab.config import SentimentConfig
+from seqlab.data.bags import BagSplit, ngram_bags
 from seqlab.data.glove import embedding_matrix, load_glove
 from seqlab.data.reviews import load_reviews
 from seqlab.data.text import WordIndex, tokenize
+from seqlab.errors import DataError
 from seqlab.models.text import build_text_model
 from seqlab.tasks.base import ArraySplit, BatchPredictor, Prepared, Task, finite, validate_request
 
@@ -95,10 +100,18 @@ class SentimentTask(Task):
     def prepare(self, cfg: SentimentConfig) -> Prepared:
         reviews = load_reviews(cfg.data)
         index = WordIndex.fit(reviews.train_texts, max_words=cfg.data.max_words)
-        maxlen = cfg.data.maxlen
+        preprocessing: dict[str, Any] = {"word_index": index.to_dict(), "maxlen": cfg.data.maxlen}
+        if cfg.model.name == "ngram_bag":
+            preprocessing["bag"] = {"ngrams": cfg.model.ngrams, "buckets": cfg.model.hash_buckets,
+                                    "binary": cfg.model.binary_bag}
 
-        def encode(texts: list[str], labels: np.ndarray) -> ArraySplit:
-            return ArraySplit(index.to_padded(texts, maxlen), np.asarray(labels, dtype=np.float32))
+        def encode(texts: list[str], labels: np.ndarray) -> ArraySplit | BagSplit:
+            # the very encoding the predictor uses, computed once here for every review (not at every step)
+            x, y = model_input(index, texts, preprocessing), np.asarray(labels, dtype=np.float32)
+            if isinstance(x, tuple):
+                ids, offsets = x
+                return BagSplit(ids.numpy(), np.append(offsets.numpy(), len(ids)), y)
+            return ArraySplit(x.numpy(), y)
 
         info: dict[str, Any] = {"data.origin": reviews.source, **{f"data.{k}": v for k, v in reviews.describe().items()}}
         matrix = None
@@ -111,7 +124,7 @@ class SentimentTask(Task):
             train=encode(reviews.train_texts, reviews.train_labels),
             val=encode(reviews.val_texts, reviews.val_labels),
             test=encode(reviews.test_texts, reviews.test_labels),
-            preprocessing={"word_index": index.to_dict(), "maxlen": maxlen},
+            preprocessing=preprocessing,
             info=info,
             embedding_matrix=matrix,
         )
@@ -119,6 +132,11 @@ class SentimentTask(Task):
     def build_model(
         self, cfg: SentimentConfig, preprocessing: dict[str, Any], embedding_matrix: np.ndarray | None = None
     ) -> nn.Module:
+        if cfg.model.name == "ngram_bag" and "bag" not in preprocessing:
+            raise DataError(
+                "this ngram_bag model's preprocessing has no 'bag' settings (it was saved before bags were "
+                "encoded once, at prepare time); retrain it with this seqlab"
+            )
         vocab = int(preprocessing["word_index"]["max_words"])
         return build_text_model(cfg.model, vocab_size=vocab, maxlen=int(preprocessing["maxlen"]),
                                 embedding_matrix=embedding_matrix)
@@ -151,9 +169,11 @@ class SentimentTask(Task):
         }
 
     def prepare_key(self, cfg: SentimentConfig) -> dict[str, Any]:
-        # GloVe alignment depends on these; validation needs embed_dim too
+        # GloVe alignment depends on these; validation needs embed_dim too; a bag model's data is its bags
+        bag = ({"ngrams": cfg.model.ngrams, "hash_buckets": cfg.model.hash_buckets, "binary_bag": cfg.model.binary_bag}
+               if cfg.model.name == "ngram_bag" else None)
         return {**super().prepare_key(cfg),
-                "model": {"embedding": cfg.model.embedding, "embed_dim": cfg.model.embed_dim}}
+                "model": {"embedding": cfg.model.embedding, "embed_dim": cfg.model.embed_dim, "bag": bag}}
 
     def predictor(self, module: nn.Module, preprocessing: dict[str, Any]) -> SentimentPredictor:
         return SentimentPredictor(module, preprocessing)
@@ -215,6 +235,28 @@ class SentimentPredictor(BatchPredictor[SentimentRequest, SentimentOptions]):
                 "limits": {"max_texts": options.max_texts}, "options": options.model_dump()}
 
 
-def model_input(index: WordIndex, texts: list[str], preprocessing: dict[str, Any]) -> torch.Tensor | tuple[torch.Tensor, ...]:
-    """Texts -> what the module takes: today, the last ``maxlen`` word ids of each text, zeros in front."""
+def _bag_arrays(index: WordIndex, texts: list[str], preprocessing: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Word and hashed n-gram ids of every text back to back, and each text's count (no padding)."""
+    bag = preprocessing["bag"]
+    flat, lengths = index.to_flat(texts, int(preprocessing["maxlen"]))
+    return ngram_bags(flat, lengths, int(bag["ngrams"]), int(bag["buckets"]), index.max_words, bool(bag["binary"]))
+
+
+def model_input(
+    index: WordIndex, texts: list[str], preprocessing: dict[str, Any]
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The model's input for ``texts``, encoded exactly as at training time (``prepare`` uses the same code).
+
+    Args:
+        index: the word index fitted on the training split (``WordIndex.from_dict(preprocessing["word_index"])``).
+        texts: raw review texts.
+        preprocessing: saved with the model: ``maxlen`` and, for bag models, ``bag`` (ngrams, buckets, binary).
+
+    Returns:
+        ``(ids, offsets)`` for a bag model (call ``module(*x)``), else int64 ``(len(texts), maxlen)`` ids.
+    """
+    if "bag" in preprocessing:
+        ids, lengths = _bag_arrays(index, texts, preprocessing)
+        offsets = np.cumsum(lengths) - lengths
+        return torch.from_numpy(ids), torch.from_numpy(offsets)
     return torch.from_numpy(index.to_padded(texts, int(preprocessing["maxlen"])))
