@@ -15,7 +15,7 @@ def test_seqlab_train_prints_each_epoch_once_and_a_summary(tmp_path: Path) -> No
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
-        "PYTHONPATH": str(ROOT / "platform"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), os.environ.get("PYTHONPATH", "")]),
     }
     for key in ("RAY_ADDRESS", "RAY_TRAIN_ENABLE_PRINT_PATCH", "RAY_DEDUP_LOGS"):  # as a user's shell has it
         env.pop(key, None)

@@ -325,7 +325,7 @@ def test_deploy_works_in_throughput_optimized_mode(registry: Registry, base: str
         **os.environ,
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
         "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
-        "PYTHONPATH": str(ROOT / "platform"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), os.environ.get("PYTHONPATH", "")]),
     }
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False

@@ -169,11 +169,13 @@ class SentimentTask(Task):
         }
 
     def prepare_key(self, cfg: SentimentConfig) -> dict[str, Any]:
-        # GloVe alignment depends on these; validation needs embed_dim too; a bag model's data is its bags
-        bag = ({"ngrams": cfg.model.ngrams, "hash_buckets": cfg.model.hash_buckets, "binary_bag": cfg.model.binary_bag}
-               if cfg.model.name == "ngram_bag" else None)
-        return {**super().prepare_key(cfg),
-                "model": {"embedding": cfg.model.embedding, "embed_dim": cfg.model.embed_dim, "bag": bag}}
+        # GloVe alignment depends on these; validation needs embed_dim too; a bag model's data is its bags.
+        # The key stays a valid config (tune checks it), so the bag settings sit under their own names.
+        model: dict[str, Any] = {"embedding": cfg.model.embedding, "embed_dim": cfg.model.embed_dim}
+        if cfg.model.name == "ngram_bag":
+            model.update(name="ngram_bag", ngrams=cfg.model.ngrams, hash_buckets=cfg.model.hash_buckets,
+                         binary_bag=cfg.model.binary_bag)
+        return {**super().prepare_key(cfg), "model": model}
 
     def predictor(self, module: nn.Module, preprocessing: dict[str, Any]) -> SentimentPredictor:
         return SentimentPredictor(module, preprocessing)
