@@ -12,6 +12,7 @@ Rules (never broken by seqlab):
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,9 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     if key not in run.data.metrics:
         raise TrackingError(f"run {run_id} has no metric {key!r}; was it trained by seqlab to the end?")
     value = float(run.data.metrics[key])
+    if not math.isfinite(value):  # a diverged model: never a champion, not even with force
+        return Promotion(False, f"{key}={value} is not a finite number; a non-finite metric is never promoted",
+                         name, None, task.metric, value, None, None)
     fingerprint = run.data.tags.get(FINGERPRINT_TAG, "")
     if not _has_logged_model(run_id, uri):
         raise TrackingError(f"run {run_id} has no logged model; train with tracking.log_model=true")

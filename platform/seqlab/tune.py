@@ -344,10 +344,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     trials = _trial_rows(grid, task.metric)
     _close_stopped_runs(uri, parent_run_id, trials)
     finished = [t for t in trials if t["status"] == "finished" and t.get("mlflow_run_id")]
-    best = None
-    for t in finished:
-        if best is None or task.is_better(t[f"best_{task.metric}"], best[f"best_{task.metric}"]):
-            best = t
+    best = best_trial(finished, task)
     promotion = None
     do_promote = sweep.cfg.promote if promote is None else promote
     if best is not None and do_promote:
@@ -360,6 +357,16 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
                                               "trials_finished": len(finished)}, step=0)
     tracking.end_run(uri, parent_run_id)
     return SweepResult(sweep_name, parent_run_id, trials, best, promotion, total_epochs, wall)
+
+
+def best_trial(trials: list[dict[str, Any]], task: Any) -> dict[str, Any] | None:
+    """The trial with the best finite ``best_<metric>``; NaN/inf rank worst, so such a trial is never best."""
+    key = f"best_{task.metric}"
+    best = None
+    for t in trials:
+        if key in t and task.is_better(float(t[key]), None if best is None else float(best[key])):
+            best = t
+    return best
 
 
 def _searcher(sweep: Sweep) -> Any:
@@ -396,8 +403,9 @@ def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
                                "error": str(result.error).splitlines()[-1][:300] if result.error else ""}
         row.update({f"param.{k}": v for k, v in (result.config or {}).items()})
         if df is not None and len(df) and metric in df:
-            values = df[metric].dropna()
-            row[f"best_{metric}"] = float(values.max() if "accuracy" in metric else values.min())
+            values = df[metric].astype(float)
+            values = values[values.abs() < math.inf]  # NaN and +-inf rank worst: never a trial's best
+            row[f"best_{metric}"] = float(values.max() if "accuracy" in metric else values.min()) if len(values) else math.nan
             row["epochs"] = int(df["epoch"].max()) if "epoch" in df else len(df)
             row["loop_s"] = float(df["epoch_s"].sum()) if "epoch_s" in df else math.nan
             row["trial_overhead_s"] = float(df["trial_overhead_s"].iloc[-1]) if "trial_overhead_s" in df else math.nan

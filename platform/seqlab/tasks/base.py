@@ -11,6 +11,7 @@ Trainer, tuner, tracker and server know only this interface. A task is used in t
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from collections.abc import Callable
@@ -93,7 +94,13 @@ class Task(ABC):
         training time. Built once per loaded model, so per-call work stays small."""
 
     def is_better(self, a: float, b: float | None) -> bool:
-        """Whether metric value ``a`` beats ``b`` (None: nothing to beat)."""
-        if b is None:
+        """Whether metric value ``a`` beats ``b`` (None: nothing to beat).
+
+        A non-finite value (NaN, +-inf: a diverged model) ranks worst: it never beats anything, not even
+        nothing, and any finite value beats it, so a NaN champion or best epoch never blocks a real one.
+        """
+        if not math.isfinite(a):
+            return False
+        if b is None or not math.isfinite(b):
             return True
         return a > b if self.mode == "max" else a < b
