@@ -149,6 +149,7 @@ class TrainConfig(_Strict):
     max_failures: int = Field(2, ge=0)
     storage_path: str | None = None  # absolute path or URI; None = ~/ray_results
     run_name: str | None = None  # same name + same storage resumes a stopped run
+    force_new: bool = False  # start afresh even if run_name has checkpoints (the old folder is kept, renamed)
     seed: int = 0
 
 

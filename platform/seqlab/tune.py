@@ -29,6 +29,7 @@ from seqlab import tracking
 from seqlab.config import apply_overrides, flatten, read_yaml, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
+from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import get_task
 
 DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint")
@@ -222,9 +223,10 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
             resume = load_state(d, task=cfg.task, model=cfg.model.name)
     loop_s = 0.0
     patience, epochs = cfg.train.patience, cfg.train.epochs
+    closed = False  # finish_training ended the run FINISHED
 
     def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
-        nonlocal loop_s
+        nonlocal loop_s, closed
         assert state is not None  # a single-process trial is rank 0
         loop_s += metrics["epoch_s"]
         tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
@@ -234,10 +236,16 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
             if metrics["epoch"] >= epochs or (patience is not None and state["epochs_since_best"] >= patience):
                 # The last report: the scheduler may stop the trial inside it, so log the model first.
                 finish_training(cfg, prepared, state, file, uri, run_id, trial_name)
+                closed = True
             extra = {"trial_overhead_s": time.perf_counter() - t_start - loop_s}
             ray.tune.report({**metrics, **extra}, checkpoint=ray.tune.Checkpoint.from_directory(tmp))
 
-    run_epochs(cfg, prepared, resume=resume, report=report)
+    try:
+        run_epochs(cfg, prepared, resume=resume, report=report)
+    except BaseException as exc:  # an error FAILED; a stop (ASHA, Ctrl-C, the driver gone) KILLED
+        if not closed:
+            tracking.end_run(uri, run_id, run_status(exc))
+        raise
 
 
 def _trial_on_ray_train(cfg: Any, sweep: dict[str, Any], trial_name: str, tags: dict[str, str]) -> None:
@@ -277,11 +285,6 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
         ConfigError: resume asked for a sweep that does not exist.
         TrackingError: the MLflow store is unreachable.
     """
-    import ray
-    from ray import tune
-
-    from seqlab.registry import promote as promote_run
-
     # Trials checkpoint every epoch so a killed sweep can resume; Tune warns about the snapshots that causes.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     from seqlab.runtime import init_ray
@@ -312,6 +315,22 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
         sweep_dir.mkdir(parents=True, exist_ok=True)
         marker.write_text(parent_run_id)
 
+    try:
+        return _fit_sweep(sweep, base, task, uri, experiment, storage, sweep_name, sweep_dir, parent_run_id,
+                          sched_name, resume, promote)
+    except BaseException as exc:  # the parent run ends KILLED on Ctrl-C/SIGTERM, FAILED on an error
+        tracking.end_run(uri, parent_run_id, run_status(exc))
+        raise
+
+
+def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, storage: str, sweep_name: str,
+               sweep_dir: Path, parent_run_id: str, sched_name: str, resume: bool, promote: bool | None) -> SweepResult:
+    """Build (or restore) the Tuner, run it, close trial runs, pick and promote the best, write the summary."""
+    import ray
+    from ray import tune
+
+    from seqlab.registry import promote as promote_run
+
     context = {"base_tree": sweep.base_tree, "uri": uri, "experiment": experiment, "parent_run_id": parent_run_id,
                "storage": storage, "name": sweep_name}
     multi = base.train.num_workers > 1 or base.train.use_gpu or "train.num_workers" in sweep.cfg.space \
@@ -339,7 +358,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
         )
     t0 = time.perf_counter()
-    grid = tuner.fit()
+    grid = keeping_signals(tuner.fit)  # Tune's SIGINT handler never replaces ours
     wall = time.perf_counter() - t0
     trials = _trial_rows(grid, task.metric)
     _close_stopped_runs(uri, parent_run_id, trials)

@@ -14,7 +14,7 @@ from seqlab.registry import FINGERPRINT_TAG, data_fingerprint
 from seqlab.tasks import get_task
 from seqlab.train import run_epochs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_checkpoint(folder: Path, task: str = "sentiment") -> Path:
