@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seqlab import tracking
-from seqlab.config import apply_overrides, flatten, read_yaml, validate_config
+from seqlab.config import apply_overrides, flatten, is_plain_name, read_yaml, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
 from seqlab.signals import keeping_signals, run_status
@@ -54,6 +54,13 @@ class SweepConfig(BaseModel):
     experiment: str | None = None  # MLflow experiment; None = the base config's tracking.experiment
     promote: bool = True  # register the best trial and move 'champion' if it wins
     seed: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        if name is not None and not is_plain_name(name):  # it becomes a folder under the storage path
+            raise ValueError(f"must be a plain folder name (letters, digits, '-', '_', '.'; no '..'), got {name!r}")
+        return name
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
@@ -298,6 +305,9 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     storage = _storage(sweep)
     sched_name = scheduler or sweep.cfg.scheduler
     sweep_name = name or sweep.cfg.name or f"sweep-{base.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not is_plain_name(sweep_name):  # it becomes a folder under the storage path
+        raise ConfigError(f"sweep name {sweep_name!r} (--name or the sweep file's 'name') must be a plain folder "
+                          "name: letters, digits, '-', '_', '.', starting with a letter or digit, no '..'")
     sweep_dir = Path(storage) / sweep_name
     marker = sweep_dir / "seqlab_parent_run_id"
     if resume:
