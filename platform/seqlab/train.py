@@ -182,12 +182,15 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
             resume = load_state(d, task=cfg.task, model=cfg.model.name)
 
     uri, run_id = config.get("mlflow_uri"), config.get("mlflow_run_id")
+    # after a restart, epochs past the checkpoint run again: log each epoch once, as first computed
+    logged = {int(m.step) for m in tracking.client(uri).get_metric_history(run_id, "epoch_s")} \
+        if rank == 0 and resume is not None and uri and run_id else set()
 
     def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
         if rank == 0:
             line = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
             print(f"[seqlab] {line}", flush=True)
-            if uri and run_id:
+            if uri and run_id and int(metrics["epoch"]) not in logged:
                 tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
                                      step=int(metrics["epoch"]))
         if state is None:
@@ -379,6 +382,23 @@ def _reopen_run(uri: str, run_id: str) -> bool:
         return True
     c.update_run(run_id, status="RUNNING")
     return False
+
+
+def reopen_and_backfill(uri: str, run_id: str, resume: dict[str, Any] | None) -> set[int]:
+    """A restored Tune trial continues ``run_id``: RUNNING again, the checkpoint's epochs that the run lacks
+    logged now; return every epoch the run holds (they are not logged again)."""
+    from mlflow.entities import Metric
+
+    c = tracking.client(uri)
+    c.update_run(run_id, status="RUNNING")
+    logged = {int(m.step) for m in c.get_metric_history(run_id, "epoch_s")}
+    missing = [h for h in (resume or {}).get("history", []) if int(h["epoch"]) not in logged]
+    now = int(time.time() * 1000)
+    batch = [Metric(k, float(v), now, int(h["epoch"])) for h in missing for k, v in h.items()
+             if v is not None and k != "epoch"]
+    for i in range(0, len(batch), 500):
+        c.log_batch(run_id, metrics=batch[i : i + 500])
+    return logged | {int(h["epoch"]) for h in missing}
 
 
 def _trainer(cfg: AnyConfig, prepared: Prepared, name: str, store: str, uri: str | None, run_id: str | None,

@@ -204,7 +204,7 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
     import ray.tune
 
     from seqlab.checkpoint import load_state, save_state
-    from seqlab.train import finish_training, run_epochs, start_tracking
+    from seqlab.train import finish_training, reopen_and_backfill, run_epochs, start_tracking
 
     t_start = time.perf_counter()
     ctx = ray.tune.get_context()
@@ -222,12 +222,17 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
 
     torch.set_num_threads(cfg.train.torch_threads or max(1, int(cfg.train.cpus_per_worker)))
     prepared = _prepared_cached(_data_key(cfg))
-    uri, run_id = start_tracking(cfg, prepared, trial_name, parent_run_id=sweep["parent_run_id"], tags=tags)
     resume = None
     checkpoint = ray.tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             resume = load_state(d, task=cfg.task, model=cfg.model.name)
+    # A restored trial continues its own MLflow run (its id travels in the checkpoint) and logs each epoch
+    # once: the epochs that run already holds are not logged again when the restored trial repeats them.
+    previous_run = resume.get("mlflow_run_id") if resume is not None else None
+    uri, run_id = start_tracking(cfg, prepared, trial_name, parent_run_id=sweep["parent_run_id"], tags=tags,
+                                 existing_run_id=previous_run)
+    logged = reopen_and_backfill(uri, run_id, resume) if previous_run else set()
     loop_s = 0.0
     patience, epochs = cfg.train.patience, cfg.train.epochs
     closed = False  # finish_training ended the run FINISHED
@@ -236,8 +241,10 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
         nonlocal loop_s, closed
         assert state is not None  # a single-process trial is rank 0
         loop_s += metrics["epoch_s"]
-        tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
-                             step=int(metrics["epoch"]))
+        if int(metrics["epoch"]) not in logged:
+            tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
+                                 step=int(metrics["epoch"]))
+        state["mlflow_run_id"] = run_id
         with tempfile.TemporaryDirectory() as tmp:
             file = save_state(tmp, state)
             if metrics["epoch"] >= epochs or (patience is not None and state["epochs_since_best"] >= patience):
