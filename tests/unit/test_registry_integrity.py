@@ -6,6 +6,7 @@ A real SQLite MLflow store (one per module: creating its tables is the slow part
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import mlflow
 import pytest
 
 from runs_helpers import finished_run, tiny_checkpoint
-from seqlab.registry import CHAMPION, FINGERPRINT_TAG, promote
+from seqlab.registry import CHAMPION, FINGERPRINT_TAG, PREVIOUS, promote
 from seqlab.tasks import get_task
 from seqlab.tune import best_trial
 
@@ -69,3 +70,35 @@ def test_nan_champion_does_not_block_a_real_model(store: tuple[str, Path]) -> No
     p = promote(uri, "sentiment", finished_run(uri, ckpt, 0.6), "nan-champion")
     assert p.promoted, p.reason
     assert str(client.get_model_version_by_alias("nan-champion", CHAMPION).version) == p.version == "2"
+
+
+def test_concurrent_promotions_leave_the_best_champion_and_a_right_previous(store: tuple[str, Path]) -> None:
+    uri, ckpt = store
+    runs = {value: finished_run(uri, ckpt, value) for value in (0.5, 0.6, 0.7)}
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for round_ in range(3):
+        name = f"race-{round_}"
+        barrier = threading.Barrier(len(runs))
+        errors: list[BaseException] = []
+
+        def promoter(run_id: str) -> None:
+            barrier.wait()  # all read the (absent) champion at once, as parallel pipeline steps would
+            try:
+                promote(uri, "sentiment", run_id, name)
+            except BaseException as exc:  # recorded: a thread must not die silently
+                errors.append(exc)
+
+        threads = [threading.Thread(target=promoter, args=(r,)) for r in runs.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, errors
+        versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+        values = [float(v.tags["seqlab.metric_value"]) for v in versions]
+        # each registration beat the champion of its moment: values rise with the version number
+        assert values == sorted(set(values)) and values[-1] == 0.7, values
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+        assert float(champion.tags["seqlab.metric_value"]) == 0.7 and champion.run_id == runs[0.7]
+        if len(versions) > 1:  # previous is the champion the winner replaced
+            assert str(client.get_model_version_by_alias(name, PREVIOUS).version) == str(versions[-2].version)
