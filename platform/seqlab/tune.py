@@ -30,6 +30,7 @@ from seqlab.config import apply_overrides, flatten, is_plain_name, read_yaml, va
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
 from seqlab.signals import keeping_signals, run_status
+from seqlab.sweep_resume import SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, sha256_of, sweep_content
 from seqlab.tasks import get_task
 
 DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint")
@@ -301,14 +302,13 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     """
     # Trials checkpoint every epoch so a killed sweep can resume; Tune warns about the snapshots that causes.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Snapshot the experiment state every second (Tune's "auto" waits 10 s or more): a driver killed between
+    # snapshots resumes from a stale list of trials, and trials it had started or finished are lost.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     from seqlab.runtime import init_ray
 
-    init_ray()
     base = validate_config(sweep.base_tree, sweep.origin)
     task = get_task(base.task)
-    uri = tracking.resolve_tracking_uri(base.tracking.tracking_uri)
-    tracking.check_store(uri)
-    experiment = sweep.cfg.experiment or base.tracking.experiment
     storage = _storage(sweep)
     sched_name = scheduler or sweep.cfg.scheduler
     sweep_name = name or sweep.cfg.name or f"sweep-{base.task}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -320,16 +320,24 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     if resume:
         if not marker.is_file():
             raise ConfigError(f"--resume: no sweep named {sweep_name!r} under {storage}; give the sweep's name")
+        check_unchanged(sweep, sweep_dir)  # before Ray or MLflow: trials would be rebuilt from the new file
+    init_ray()
+    uri = tracking.resolve_tracking_uri(base.tracking.tracking_uri)
+    tracking.check_store(uri)
+    experiment = sweep.cfg.experiment or base.tracking.experiment
+    if resume:
         parent_run_id = marker.read_text().strip()
         tracking.client(uri).update_run(parent_run_id, status="RUNNING")
     else:
         params = {"sweep.base": sweep.cfg.base, "sweep.searcher": sweep.cfg.searcher, "sweep.scheduler": sched_name,
                   "sweep.num_samples": sweep.cfg.num_samples, "sweep.max_concurrent_trials": sweep.cfg.max_concurrent_trials,
                   "sweep.space": json.dumps(sweep.cfg.space), "sweep.metric": task.metric}
+        content = sweep_content(sweep)
         parent_run_id = tracking.start_run(uri, experiment, sweep_name, params, sweep.cfg.model_dump(mode="json"),
                                            tags={"seqlab.task": base.task, "seqlab.sweep": sweep_name,
-                                                 "seqlab.kind": "sweep"})
+                                                 "seqlab.kind": "sweep", SWEEP_HASH_TAG: sha256_of(content)})
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / SWEEP_FILE).write_text(json.dumps(content, sort_keys=True, indent=1))
         marker.write_text(parent_run_id)
 
     try:

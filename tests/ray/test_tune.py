@@ -13,6 +13,7 @@ import mlflow
 import pytest
 import yaml
 
+from seqlab.errors import ConfigError
 from seqlab.registry import CHAMPION, PREVIOUS, promote
 from seqlab.tune import load_sweep, run_sweep
 
@@ -126,6 +127,11 @@ def test_killed_sweep_driver_resumes_without_rerunning_finished_trials(tmp_path:
     cut_epochs = _epochs(client, cut.info.run_id)
     assert cut.info.status != "FINISHED" and 1 <= len(cut_epochs) < epochs, "the trial was not left half-done"
     done_before = {r.data.tags["seqlab.trial_id"] for r in finished}
+
+    changed = tmp_path / "changed.yaml"  # the same sweep name, one more sample: refused, naming the key
+    changed.write_text(path.read_text().replace("num_samples: 3", "num_samples: 4"))
+    with pytest.raises(ConfigError, match="sweep.num_samples: then 3, now 4"):
+        run_sweep(load_sweep(changed), resume=True, promote=False)
 
     result = run_sweep(load_sweep(path), resume=True, promote=False)
     assert len(result.trials) == 3 and all(t["status"] == "finished" for t in result.trials)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,25 @@ def test_bad_sweep_file_names_the_key(tmp_path: Path, change: dict[str, object],
     with pytest.raises(ConfigError) as err:
         load_sweep(path)
     assert f"  {names}:" in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(("change", "names"), [({"num_samples": 5}, "sweep.num_samples"),
+                                               ({"space": {"train.lr": {"choice": [0.1]}}}, "sweep.space.train.lr"),
+                                               ({"overrides": {"train.epochs": 7}}, "base.train.epochs")])
+def test_resume_with_a_changed_sweep_file_is_refused(tmp_path: Path, change: dict[str, object], names: str) -> None:
+    from seqlab.sweep_resume import SWEEP_FILE, sweep_content
+    from seqlab.tune import run_sweep
+
+    tree = yaml.safe_load((ROOT / "configs/forecast/sweep_tiny.yaml").read_text())
+    tree.update(base=str(TINY["forecast"]), storage_path=str(tmp_path), name="kept")
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    folder = tmp_path / "kept"  # what a started sweep leaves: its parent run id and its resolved content
+    folder.mkdir()
+    (folder / "seqlab_parent_run_id").write_text("0" * 32)
+    (folder / SWEEP_FILE).write_text(json.dumps(sweep_content(load_sweep(path))))
+    tree.update(change)
+    path.write_text(yaml.safe_dump(tree))
+    with pytest.raises(ConfigError) as err:
+        run_sweep(load_sweep(path), resume=True)  # refused before Ray: this unit test starts none
+    assert f"  {names}" in str(err.value) and "then " in str(err.value), str(err.value)
