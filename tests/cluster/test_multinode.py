@@ -241,3 +241,21 @@ def test_losing_the_second_node_mid_training_resumes_from_checkpoint(cluster: Cl
     assert after.version == champion_before.version and after.run_id == champion_before.run_id
     for rid in finished_before:
         assert client.get_run(rid).info.status == "FINISHED"
+
+
+def test_job_submission_needs_the_clusters_token(cluster: Cluster) -> None:
+    """Token auth on a real two-node cluster: a client without the token (or with another) is refused."""
+    args = ("job", "submit", f"--address=http://127.0.0.1:{cluster.dash_port}", "--no-wait", "--",
+            "python", "-c", "print('hello')")
+    for token in (None, secrets.token_hex(32)):
+        env = {k: v for k, v in cluster.env.items() if k != "RAY_AUTH_TOKEN"}
+        if token is not None:
+            env["RAY_AUTH_TOKEN"] = token
+        # a home without ~/.ray/auth_token: the client must not find some other token of this machine
+        env["HOME"] = str(cluster.tmp / f"home-{token is None}")
+        done = subprocess.run([RAY, *args], env=env, capture_output=True, text=True, timeout=120)
+        out = (done.stdout + done.stderr).lower()
+        assert done.returncode != 0 and "raysubmit_" not in out, out[-2000:]
+        assert any(w in out for w in ("auth", "401", "token")), out[-2000:]
+    job = cluster.submit("python", "-c", "print('hello')")  # the cluster's own token: accepted and run
+    assert cluster.status(job) == "SUCCEEDED" and "hello" in cluster.logs(job)
