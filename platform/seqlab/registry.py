@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,7 +97,9 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     if key not in run.data.metrics:
         raise TrackingError(f"run {run_id} has no metric {key!r}; was it trained by seqlab to the end?")
     value = float(run.data.metrics[key])
-    if not math.isfinite(value):  # a diverged model: never a champion, not even with force
+    # a diverged model: never a champion, not even with force. MLflow's SQL stores keep +-inf as +-max float.
+    if not math.isfinite(value) or abs(value) >= sys.float_info.max:
+        value = math.copysign(math.inf, value) if math.isfinite(value) else value
         return Promotion(False, f"{key}={value} is not a finite number; a non-finite metric is never promoted",
                          name, None, task.metric, value, None, None)
     fingerprint = run.data.tags.get(FINGERPRINT_TAG, "")
