@@ -26,9 +26,11 @@ import torch
 
 from seqlab import tracking
 from seqlab.checkpoint import check_resume, load_state, resume_hashes, save_state
+from seqlab.resume import check_resumable, reopen_run, set_aside
+from seqlab.resume import checkpoint_dirs, latest_checkpoint  # noqa: F401  (public here before resume.py)
 from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
 from seqlab.registry import FINGERPRINT_TAG, data_fingerprint
-from seqlab.errors import CheckpointError, ConfigError, SeqlabError
+from seqlab.errors import ConfigError, SeqlabError
 from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
 
@@ -248,38 +250,6 @@ def check_resources(cfg: AnyConfig) -> None:
         )
 
 
-def checkpoint_dirs(run_dir: Path) -> list[Path]:
-    """Ray Train's checkpoint folders of a run (not its ``checkpoint_manager_snapshot.json``)."""
-    return [p for p in run_dir.glob("checkpoint_*") if p.is_dir()]
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    dirs = sorted((p for p in checkpoint_dirs(run_dir) if (p / "state.pt").is_file()), key=lambda p: p.stat().st_mtime)
-    return dirs[-1] if dirs else None
-
-
-def _check_resumable(cfg: AnyConfig, run_dir: Path) -> tuple[str | None, dict[str, Any] | None, Path | None]:
-    """If ``run_dir`` holds a previous run, check its checkpoint fits this config (task, model, data/model
-    settings); return its MLflow run id, the loaded state and the checkpoint's path. Touches nothing."""
-    last = latest_checkpoint(run_dir) if run_dir.is_dir() else None
-    state = None
-    if last is not None:
-        state = load_state(last, task=cfg.task, model=cfg.model.name)  # raises CheckpointError
-        check_resume(state, config_to_dict(cfg), str(last))
-    elif run_dir.is_dir() and checkpoint_dirs(run_dir):
-        raise CheckpointError(f"run folder {run_dir} holds checkpoint folders without {'state.pt'}: not a seqlab run")
-    marker = run_dir / "seqlab_mlflow_run_id"
-    return (marker.read_text().strip() if marker.is_file() else None), state, last
-
-
-def _set_aside(run_dir: Path) -> None:
-    """``train.force_new``: keep the old run's folder (renamed), so Ray Train starts this one from scratch."""
-    if run_dir.is_dir():
-        aside = run_dir.with_name(f"{run_dir.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
-        run_dir.rename(aside)
-        print(f"[seqlab] train.force_new: the old run folder is kept as {aside}", flush=True)
-
-
 def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_id: str | None = None,
                    tags: dict[str, str] | None = None, existing_run_id: str | None = None) -> tuple[str, str]:
     """Create (or reuse) the MLflow run of one training; return ``(uri, run_id)``."""
@@ -335,9 +305,9 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         raise ConfigError(f"train.force_new=true needs a local train.storage_path to set the old run aside, got "
                           f"{store}; use another train.run_name instead")
     if cfg.train.force_new:
-        _set_aside(run_dir)
+        set_aside(run_dir)
     # A resume that does not fit is refused here, before Ray, data or MLflow is touched.
-    previous_run_id, previous, previous_path = _check_resumable(cfg, run_dir) if "://" not in store else (None, None, None)
+    previous_run_id, previous, previous_path = check_resumable(cfg, run_dir) if "://" not in store else (None, None, None)
     init_ray()  # joins $RAY_ADDRESS, else a local Ray (never a stray cluster of the machine)
     check_resources(cfg)
 
@@ -352,7 +322,7 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         uri, run_id = start_tracking(cfg, prepared, name, parent_run_id=parent_run_id, tags=tags,
                                      existing_run_id=previous_run_id)
         if previous_run_id:
-            keep_finished = _reopen_run(uri, run_id)
+            keep_finished = reopen_run(uri, run_id)
         if "://" not in store:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "seqlab_mlflow_run_id").write_text(run_id)
@@ -373,32 +343,6 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         if cause is not None:
             raise cause from None
         raise
-
-
-def _reopen_run(uri: str, run_id: str) -> bool:
-    """A resumed run continues: RUNNING again, unless it had FINISHED; return whether it had."""
-    c = tracking.client(uri)
-    if c.get_run(run_id).info.status == "FINISHED":
-        return True
-    c.update_run(run_id, status="RUNNING")
-    return False
-
-
-def reopen_and_backfill(uri: str, run_id: str, resume: dict[str, Any] | None) -> set[int]:
-    """A restored Tune trial continues ``run_id``: RUNNING again, the checkpoint's epochs that the run lacks
-    logged now; return every epoch the run holds (they are not logged again)."""
-    from mlflow.entities import Metric
-
-    c = tracking.client(uri)
-    c.update_run(run_id, status="RUNNING")
-    logged = {int(m.step) for m in c.get_metric_history(run_id, "epoch_s")}
-    missing = [h for h in (resume or {}).get("history", []) if int(h["epoch"]) not in logged]
-    now = int(time.time() * 1000)
-    batch = [Metric(k, float(v), now, int(h["epoch"])) for h in missing for k, v in h.items()
-             if v is not None and k != "epoch"]
-    for i in range(0, len(batch), 500):
-        c.log_batch(run_id, metrics=batch[i : i + 500])
-    return logged | {int(h["epoch"]) for h in missing}
 
 
 def _trainer(cfg: AnyConfig, prepared: Prepared, name: str, store: str, uri: str | None, run_id: str | None,

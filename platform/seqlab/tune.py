@@ -205,7 +205,8 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
     import ray.tune
 
     from seqlab.checkpoint import load_state, save_state
-    from seqlab.train import finish_training, reopen_and_backfill, run_epochs, start_tracking
+    from seqlab.resume import reopen_and_backfill
+    from seqlab.train import finish_training, run_epochs, start_tracking
 
     t_start = time.perf_counter()
     ctx = ray.tune.get_context()
