@@ -32,10 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqlab.serve.schemas import (  # module level: FastAPI resolves hints here
-    ForecastRequest,
-    SentimentRequest,
-)
+from seqlab.tasks.forecast import ForecastRequest  # module level: FastAPI resolves hints here
+from seqlab.tasks.sentiment import SentimentRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -156,7 +154,7 @@ def _free_port() -> int:
 def _train_and_register(tmp: Path, uri: str, cases: list[str]) -> dict[str, str]:
     import mlflow
     from seqlab.config import load_config
-    from seqlab.registry import promote
+    from seqlab.tracking.registry import promote
     from seqlab.train import run_training
 
     versions = {}

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The third task (tests/tasks/seqlab_trend_task.py) is registered through seqlab's generic mechanism, set here
+# before seqlab.tasks is imported and before the session's Ray starts: Ray Train workers and Serve replicas
+# inherit this environment, so every process sees the same task registry.
+_TASKS_DIR = str(ROOT / "tests" / "tasks")
+sys.path.insert(0, _TASKS_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_TASKS_DIR, os.environ.get("PYTHONPATH")) if p)
+os.environ["SEQLAB_TASK_MODULES"] = ",".join(
+    m for m in (os.environ.get("SEQLAB_TASK_MODULES"), "seqlab_trend_task") if m
+)
 
 # Ray workers start fresh interpreters: keep them single-threaded and quiet on a 2-core machine.
 os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")

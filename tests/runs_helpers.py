@@ -10,7 +10,7 @@ from pathlib import Path
 from seqlab import tracking
 from seqlab.checkpoint import save_state
 from seqlab.config import config_to_dict, load_config
-from seqlab.registry import FINGERPRINT_TAG, data_fingerprint
+from seqlab.tracking.registry import FINGERPRINT_TAG
 from seqlab.tasks import get_task
 from seqlab.train import run_epochs
 
@@ -33,7 +33,7 @@ def finished_run(uri: str, checkpoint: Path, value: float, task: str = "sentimen
     cfg = load_config(ROOT / "configs" / task / "tiny.yaml")
     resolved = config_to_dict(cfg)
     run_id = tracking.start_run(uri, "seqlab", f"run-{value}", {}, resolved, tags={
-        "seqlab.task": task, FINGERPRINT_TAG: data_fingerprint(task, resolved["data"])})
+        "seqlab.task": task, FINGERPRINT_TAG: get_task(task).data_fingerprint(cfg)})
     tracking.log_metrics(uri, run_id, {f"best_{get_task(task).metric}": value}, step=1)
     if log_model:
         tracking.log_model(uri, run_id, str(checkpoint))

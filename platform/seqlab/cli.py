@@ -1,10 +1,10 @@
 """The ``seqlab`` command line.
 
-    seqlab data describe
-    seqlab validate --config configs/sentiment/conv1d.yaml train.lr=1e-3
-    seqlab train --config configs/forecast/gru.yaml train.num_workers=2
-    seqlab tune --config configs/sentiment/sweep.yaml [--resume]
-    seqlab promote --task sentiment --run <mlflow run id>
+    seqlab data describe [--config <config.yaml> ...]
+    seqlab validate --config <config.yaml> train.lr=1e-3
+    seqlab train --config <config.yaml> train.num_workers=2
+    seqlab tune --config <sweep.yaml> [--resume]
+    seqlab promote --task <task> --run <mlflow run id>
     seqlab serve [--config configs/serve.yaml] [--reload]
     seqlab pipeline --config configs/pipeline.yaml
 
@@ -35,7 +35,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_data(args: argparse.Namespace) -> int:
     from seqlab.describe import describe_all
 
-    report = describe_all(sentiment_config=args.sentiment_config, forecast_config=args.forecast_config)
+    report = describe_all(args.config)
     print(json.dumps(report, indent=2) if args.json else _render(report))
     return 0
 
@@ -100,7 +100,7 @@ def get_metric(task: str) -> str:
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
-    from seqlab.registry import promote
+    from seqlab.tracking.registry import promote
     from seqlab.tracking import resolve_tracking_uri
 
     p = promote(resolve_tracking_uri(args.tracking_uri), args.task, args.run, args.name, force=args.force)
@@ -128,7 +128,9 @@ def _with_links(summary: dict[str, Any]) -> dict[str, Any]:
     uri = resolve_tracking_uri(None)
     ui = uri if uri.startswith("http") else "http://127.0.0.1:5000"
     summary["mlflow"] = uri if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}  (then {ui})"
-    for task in ("sentiment", "forecast"):
+    from seqlab.tasks import TASKS
+
+    for task in TASKS:
         part = summary.get(task)
         if isinstance(part, dict) and part.get("mlflow_run_id"):
             part["mlflow_run"] = f"{ui}/#/runs/{part['mlflow_run_id']}"
@@ -161,6 +163,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from seqlab.tasks import TASKS
+
     parser = argparse.ArgumentParser(prog="seqlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -170,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="data commands")
     p.add_argument("action", choices=["describe"])
-    p.add_argument("--sentiment-config", default=None, help="describe this sentiment config's data instead")
-    p.add_argument("--forecast-config", default=None, help="describe this forecast config's data instead")
+    p.add_argument("--config", action="append", default=[],
+                   help="describe this config's data instead of its task's defaults (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("train", help="train one config on Ray Train, tracked in MLflow")
@@ -182,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. train.num_workers=2")
 
     p = sub.add_parser("tune", help="run a Ray Tune sweep (YAML: base config + search space)")
-    p.add_argument("--config", required=True, help="sweep YAML, e.g. configs/sentiment/sweep.yaml")
+    p.add_argument("--config", required=True, help="sweep YAML: a base config and a search space")
     p.add_argument("--resume", action="store_true", help="continue the sweep called --name (or the file's name)")
     p.add_argument("--name", default=None, help="the sweep's name (default: from the file, else timestamped)")
     p.add_argument("--scheduler", choices=["asha", "fifo"], default=None, help="override the file's scheduler")
@@ -198,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", action="store_true", help="keep serving after the pipeline (Ctrl-C stops)")
 
     p = sub.add_parser("promote", help="register a run's model; it becomes champion only if it is better")
-    p.add_argument("--task", required=True, choices=["forecast", "sentiment"])
+    p.add_argument("--task", required=True, choices=sorted(TASKS))
     p.add_argument("--run", required=True, help="MLflow run id")
     p.add_argument("--name", default=None, help="registered model name (default seqlab-<task>)")
     p.add_argument("--tracking-uri", default=None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -89,8 +89,26 @@ class SentimentModelConfig(_Strict):
 # ----------------------------------------------------------------------------------------------- forecast
 
 
+class ColumnRule(_Strict):
+    """Valid values of one series column; anything else becomes missing and is filled like a gap.
+
+    A value below ``min``, above ``max``, equal to a sentinel or not finite is invalid. Fields left out keep
+    the column's default (see ``seqlab.data.cleaning.DEFAULT_BOUNDS``); ``null`` removes a default bound.
+    """
+
+    min: float | None = None
+    max: float | None = None
+    sentinels: list[float] | None = None  # None: the defaults -9999 and -999 (logger codes for "no value")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ColumnRule:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
+
 class ForecastDataConfig(_Strict):
-    """Where the series comes from and how windows are cut from it (all lengths in rows)."""
+    """Where the series comes from, how it is cleaned and how windows are cut from it (lengths in rows)."""
 
     source: Literal["packaged", "jena", "csv", "synthetic"] = "packaged"
     path: str | None = None  # jena_climate_2009_2016.csv or any CSV with a time column
@@ -103,7 +121,12 @@ class ForecastDataConfig(_Strict):
     delay: int = Field(24, ge=1)  # predict the target this many rows after the last one
     train_fraction: float = Field(0.5, gt=0.0, lt=1.0)  # chronological: first part trains
     val_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # next part validates, the rest tests
-    resample: str | None = None  # e.g. '1h' to regularize an irregular CSV; None keeps the rows
+    resample: str | None = None  # e.g. '1h' to average an irregular CSV onto a grid; None: rows must be on one
+    clean: dict[str, ColumnRule] = Field(default_factory=dict)  # per column, over the weather defaults
+    max_gap_rows: int = Field(12, ge=0)  # longer runs of missing values split the series (no window crosses)
+    bounds_margin: float = Field(1.0, ge=0.0)  # prediction accepts the train range +- margin x range
+    # extra sin/cos input columns of each row's time: [day] (hour of day), [day, year] (also day of year)
+    calendar: list[Literal["day", "year"]] = Field(default_factory=list)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -138,6 +161,7 @@ class ForecastModelConfig(_Strict):
     conv_filters: int = Field(32, ge=1)
     conv_kernel: int = Field(5, ge=1)
     pool: int = Field(3, ge=1)
+    residual: bool = False  # predict the change from the window's last target value, not the value
 
 
 # -------------------------------------------------------------------------------------------- shared parts
@@ -208,12 +232,12 @@ class ForecastConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
 
 
-Config = Annotated[Union[SentimentConfig, ForecastConfig], Field(discriminator="task")]
-TASK_NAMES = ("forecast", "sentiment")
-_BY_TASK: dict[str, type[SentimentConfig] | type[ForecastConfig]] = {
-    "sentiment": SentimentConfig,
-    "forecast": ForecastConfig,
-}
+def _config_models() -> dict[str, type[BaseModel]]:
+    """Each registered task's config model (``seqlab.tasks.TASKS``; imported here lazily: tasks import
+    this module for their config models)."""
+    from seqlab.tasks import TASKS
+
+    return {name: task.config for name, task in TASKS.items()}
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -261,7 +285,7 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str] | dict[str, Any])
 def _format_errors(exc: ValidationError, origin: str, root: type[BaseModel]) -> str:
     lines = []
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if p not in ("sentiment", "forecast")]
+        loc = [str(p) for p in err["loc"]]
         key = ".".join(loc) or "(config)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -285,17 +309,18 @@ def _section_model(root: type[BaseModel], loc: list[str]) -> type[BaseModel] | N
     return model
 
 
-def validate_config(tree: dict[str, Any], origin: str = "config") -> SentimentConfig | ForecastConfig:
-    """Validate a plain dict into a typed config, reporting every error at once."""
+def validate_config(tree: dict[str, Any], origin: str = "config") -> Any:
+    """Validate a plain dict into its task's typed config, reporting every error at once."""
     if not isinstance(tree, dict):
         raise ConfigError(f"invalid config ({origin}): the top level must be a mapping, got {type(tree).__name__}")
+    models = _config_models()
     task = tree.get("task")
-    if task not in _BY_TASK:
-        raise ConfigError(f"invalid config ({origin}): unknown task {task!r}; choose one of: {', '.join(TASK_NAMES)}")
+    if task not in models:
+        raise ConfigError(f"invalid config ({origin}): unknown task {task!r}; choose one of: {', '.join(sorted(models))}")
     try:
-        return _BY_TASK[task].model_validate(tree)
+        return models[task].model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, origin, _BY_TASK[task])) from None
+        raise ConfigError(_format_errors(exc, origin, models[task])) from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -316,7 +341,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_config(
     path: str | Path | None, overrides: list[str] | dict[str, Any] | None = None
-) -> SentimentConfig | ForecastConfig:
+) -> Any:
     """Load YAML, merge dotted overrides, validate once.
 
     Args:

@@ -50,12 +50,20 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data_check: bool = True  # describe the packaged data first (fails fast on a broken install)
-    sentiment: TaskStep | None = None
-    forecast: TaskStep | None = None
+    tasks: dict[str, TaskStep] = Field(default_factory=dict)  # task name -> its step, run in this order
     promote: bool = True  # after a plain training; a sweep promotes its own best trial
     deploy: bool = True
     serve: PipelineServe = PipelineServe()
     block: bool = False  # keep serving until interrupted (the README's main job)
+
+    @model_validator(mode="after")
+    def _known_tasks(self) -> PipelineConfig:
+        from seqlab.tasks import TASKS
+
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"tasks: unknown task(s) {unknown}; choose from: {', '.join(sorted(TASKS))}")
+        return self
 
 
 def _resolve(path: str, folder: Path) -> Path:
@@ -75,17 +83,14 @@ def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
     # Check every referenced config now, before any Ray resource or minute of training is spent.
     from seqlab.tune import load_sweep
 
-    for task in ("sentiment", "forecast"):
-        step = getattr(cfg, task)
-        if step is None:
-            continue
+    for task, step in cfg.tasks.items():
         if step.train:
             loaded = load_config(_resolve(step.train, p.parent), step.overrides)
             kind = loaded.task
         else:
             kind = load_sweep(_resolve(step.sweep or "", p.parent), step.overrides).task
         if kind != task:
-            raise ConfigError(f"pipeline {p}: the '{task}' step points at a {kind!r} config")
+            raise ConfigError(f"pipeline {p}: tasks.{task} points at a {kind!r} config")
     if cfg.deploy:
         _serve_apps(cfg.serve, p.parent)
     return cfg, p.parent
@@ -130,12 +135,10 @@ def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
 
         step("data", describe_all)
     init_ray()
-    for task in ("sentiment", "forecast"):
-        spec = getattr(cfg, task)
-        if spec is not None:
-            result = step(f"{task}", lambda spec=spec: _run_task(spec, folder, cfg.promote))
-            if result is not None:
-                summary[task] = result
+    for task, spec in cfg.tasks.items():
+        result = step(f"{task}", lambda spec=spec: _run_task(spec, folder, cfg.promote))
+        if result is not None:
+            summary[task] = result
     if cfg.deploy:
         from seqlab.serve.deploy import deploy
 
@@ -151,7 +154,7 @@ def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, An
     from seqlab.tracking import resolve_tracking_uri
 
     if spec.train:
-        from seqlab.registry import promote
+        from seqlab.tracking.registry import promote
         from seqlab.train import run_training
 
         cfg = load_config(_resolve(spec.train, folder), spec.overrides)
@@ -161,9 +164,10 @@ def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, An
             "metrics": {k: round(v, 4) for k, v in {**result.metrics, **result.test_metrics}.items()
                         if k.startswith(("val_", "test_"))},
         }
-        if "baseline.val_mae" in result.info:
-            out["baseline"] = {"val_mae": round(result.info["baseline.val_mae"], 4),
-                               "val_mae_degrees": round(result.info["baseline.val_mae_degrees"], 3)}
+        baseline = {k.removeprefix("baseline."): round(v, 4) for k, v in result.info.items()
+                    if k.startswith("baseline.val_")}
+        if baseline:
+            out["baseline"] = baseline
         if promote_after and result.run_id:
             p = promote(resolve_tracking_uri(cfg.tracking.tracking_uri), cfg.task, result.run_id,
                         cfg.tracking.registered_model)

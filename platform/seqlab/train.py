@@ -29,7 +29,7 @@ from seqlab.checkpoint import check_resume, load_state, resume_hashes, save_stat
 from seqlab.resume import check_resumable, reopen_run, set_aside
 from seqlab.resume import checkpoint_dirs, latest_checkpoint  # noqa: F401  (public here before resume.py)
 from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
-from seqlab.registry import FINGERPRINT_TAG, data_fingerprint
+from seqlab.tracking.registry import FINGERPRINT_TAG
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
@@ -260,7 +260,7 @@ def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_
     run_id = tracking.start_run(
         uri, cfg.tracking.experiment, name, {**flatten(resolved), **prepared.info}, resolved,
         tags={"seqlab.task": cfg.task, "seqlab.model": cfg.model.name,
-              FINGERPRINT_TAG: data_fingerprint(cfg.task, resolved["data"]), **(tags or {})},
+              FINGERPRINT_TAG: get_task(cfg.task).data_fingerprint(cfg), **(tags or {})},
         parent_run_id=parent_run_id)
     return uri, run_id
 

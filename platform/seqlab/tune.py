@@ -1,6 +1,6 @@
 """Sweeps with Ray Tune: a base config, a search space over dotted keys, a searcher and a scheduler.
 
-    seqlab tune --config configs/sentiment/sweep.yaml [--resume]
+    seqlab tune --config <sweep.yaml> [--resume]
 
 Each trial is one training. A trial with one CPU worker runs the training loop in the trial's own process
 (no worker group to start: seconds instead of ~15 s of start-up per trial); a trial with several workers or
@@ -11,7 +11,6 @@ parent run and, if asked, promotes the best finished trial in the registry.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -29,11 +28,11 @@ from seqlab import tracking
 from seqlab.config import apply_overrides, flatten, is_plain_name, read_yaml, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
+from seqlab.search_space import active_overrides, check_space, grid_points, space_problems
+from seqlab.search_space import tune_param_space
 from seqlab.signals import keeping_signals, run_status
 from seqlab.sweep_resume import SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, sha256_of, sweep_content
 from seqlab.tasks import get_task
-
-DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint")
 
 
 class SweepConfig(BaseModel):
@@ -43,7 +42,7 @@ class SweepConfig(BaseModel):
 
     base: str  # a training config; relative paths are resolved from the sweep file's folder, then the cwd
     overrides: dict[str, Any] = Field(default_factory=dict)  # dotted keys applied to the base for every trial
-    space: dict[str, dict[str, list[Any]]]
+    space: dict[str, dict[str, Any]]  # key -> {<kind>: [...], when: {...}}: seqlab.search_space
     searcher: Literal["random", "grid", "optuna"] = "random"
     scheduler: Literal["asha", "fifo"] = "asha"
     num_samples: int = Field(4, ge=1)  # with grid: repeats of the whole grid
@@ -65,26 +64,7 @@ class SweepConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
-        problems = []
-        if not self.space:
-            problems.append("space is empty; give at least one dotted key, e.g. train.lr: {loguniform: [1e-4, 1e-2]}")
-        for key, domain in self.space.items():
-            if len(domain) != 1 or next(iter(domain)) not in DOMAIN_KINDS:
-                problems.append(f"space.{key}: give exactly one of {', '.join(DOMAIN_KINDS)}, got {dict(domain)}")
-                continue
-            kind, values = next(iter(domain.items()))
-            if not values:
-                problems.append(f"space.{key}.{kind}: needs at least one value")
-            elif kind in ("uniform", "loguniform", "randint"):
-                if len(values) != 2 or not all(isinstance(v, (int, float)) for v in values) or values[0] >= values[1]:
-                    problems.append(f"space.{key}.{kind}: needs [low, high] numbers with low < high, got {values}")
-                elif kind == "loguniform" and values[0] <= 0:
-                    problems.append(f"space.{key}.loguniform: bounds must be > 0, got {values}")
-        grid_keys = [k for k, d in self.space.items() if "grid" in d]
-        if self.searcher == "optuna" and grid_keys:
-            problems.append(f"searcher 'optuna' cannot take grid domains ({grid_keys}); use choice")
-        if self.searcher == "grid" and any(next(iter(d)) not in ("grid", "choice") for d in self.space.values()):
-            problems.append("searcher 'grid' needs grid (or choice) domains only")
+        problems = space_problems(self.space, self.searcher)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -128,57 +108,8 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     base_tree = apply_overrides(read_yaml(base_path), flatten(sweep_cfg.overrides))
     origin = f"{p} (base {base_path})"
     base = validate_config(base_tree, origin)
-    check_space(sweep_cfg, base_tree, origin)
+    check_space(sweep_cfg.space, base_tree, origin)
     return Sweep(sweep_cfg, base_tree, base.task, origin, sorted(sweep_cfg.space))
-
-
-def _probe_values(domain: dict[str, list[Any]]) -> list[Any]:
-    kind, values = next(iter(domain.items()))
-    return list(values) if kind in ("choice", "grid") else [values[0], values[1] - (1 if kind == "randint" else 0)]
-
-
-def check_space(sweep: SweepConfig, base_tree: dict[str, Any], origin: str) -> None:
-    """Each swept key must exist in the schema and each probed value must be valid for that key.
-
-    Cross-field rules (GloVe needs embed_dim 50) depend on the combination: those trials fail with the
-    reason while the sweep goes on. A fully discrete space where *no* combination is valid is refused.
-    """
-    problems = []
-    for key, domain in sweep.space.items():
-        for value in _probe_values(domain):
-            try:
-                validate_config(apply_overrides(base_tree, {key: value}), origin)
-            except ConfigError as exc:
-                own = [line for line in str(exc).splitlines() if line.strip().startswith(f"{key}:")]
-                problems.extend(f"space.{line.strip()}" for line in own)
-    if problems:
-        raise ConfigError(f"invalid search space ({origin}):\n  " + "\n  ".join(dict.fromkeys(problems)))
-    discrete = all(next(iter(d)) in ("choice", "grid") for d in sweep.space.values())
-    if discrete:
-        keys = list(sweep.space)
-        combos = list(itertools.product(*(_probe_values(sweep.space[k]) for k in keys)))
-        valid = 0
-        for combo in combos:
-            try:
-                validate_config(apply_overrides(base_tree, dict(zip(keys, combo))), origin)
-                valid += 1
-            except ConfigError:
-                pass
-        if valid == 0:
-            raise ConfigError(f"invalid search space ({origin}): none of its {len(combos)} combinations is a valid config")
-
-
-def _domain(spec: dict[str, list[Any]]) -> Any:
-    from ray import tune
-
-    kind, v = next(iter(spec.items()))
-    return {
-        "choice": lambda: tune.choice(v),
-        "grid": lambda: tune.grid_search(v),
-        "uniform": lambda: tune.uniform(v[0], v[1]),
-        "loguniform": lambda: tune.loguniform(v[0], v[1]),
-        "randint": lambda: tune.randint(int(v[0]), int(v[1]) + 1),  # inclusive, like the YAML reads
-    }[kind]()
 
 
 # ---------------------------------------------------------------------------------------------- the trial
@@ -193,11 +124,7 @@ def _prepared_cached(cfg_json: str) -> Any:
 
 
 def _data_key(cfg: Any) -> str:
-    tree = cfg.model_dump(mode="json")
-    keep = {"task": tree["task"], "data": tree["data"]}
-    if tree["task"] == "sentiment":  # GloVe alignment depends on these; validation needs embed_dim too
-        keep["model"] = {"embedding": tree["model"]["embedding"], "embed_dim": tree["model"]["embed_dim"]}
-    return json.dumps(keep, sort_keys=True)
+    return json.dumps(get_task(cfg.task).prepare_key(cfg), sort_keys=True)
 
 
 def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
@@ -211,7 +138,7 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
     t_start = time.perf_counter()
     ctx = ray.tune.get_context()
     trial_name = ctx.get_trial_name()
-    tree = apply_overrides(sweep["base_tree"], sample)
+    tree = apply_overrides(sweep["base_tree"], active_overrides(sample, sweep["space"]))  # inactive keys: base
     tree = apply_overrides(tree, {"train.storage_path": sweep["storage"], "tracking.tracking_uri": sweep["uri"],
                                   "tracking.experiment": sweep["experiment"]})
     cfg = validate_config(tree, f"trial {trial_name} ({json.dumps(sample)})")  # invalid combo: trial fails here
@@ -355,10 +282,10 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     import ray
     from ray import tune
 
-    from seqlab.registry import promote as promote_run
+    from seqlab.tracking.registry import promote as promote_run
 
     context = {"base_tree": sweep.base_tree, "uri": uri, "experiment": experiment, "parent_run_id": parent_run_id,
-               "storage": storage, "name": sweep_name}
+               "storage": storage, "name": sweep_name, "space": sweep.cfg.space}
     multi = base.train.num_workers > 1 or base.train.use_gpu or "train.num_workers" in sweep.cfg.space \
         or "train.use_gpu" in sweep.cfg.space
     # A trial that runs the loop itself holds its CPUs (and GPU); one that starts a TorchTrainer only holds a
@@ -374,10 +301,10 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     else:
         tuner = tune.Tuner(
             trainable,
-            param_space={k: _domain(v) for k, v in sweep.cfg.space.items()},
+            param_space=tune_param_space(sweep.cfg.space, sweep.cfg.searcher, sweep.cfg.seed),
             tune_config=tune.TuneConfig(
-                metric=task.metric, mode=task.mode, num_samples=sweep.cfg.num_samples,
-                search_alg=_searcher(sweep),
+                metric=task.metric, mode=task.mode, num_samples=_num_samples(sweep),
+                search_alg=_searcher(sweep, task.metric, task.mode),
                 scheduler=_scheduler(sched_name, base.train.epochs, sweep.cfg), reuse_actors=True),
             run_config=tune.RunConfig(name=sweep_name, storage_path=storage, verbose=1,
                                       failure_config=tune.FailureConfig(fail_fast=False),
@@ -386,7 +313,7 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     t0 = time.perf_counter()
     grid = keeping_signals(tuner.fit)  # Tune's SIGINT handler never replaces ours
     wall = time.perf_counter() - t0
-    trials = _trial_rows(grid, task.metric)
+    trials = _trial_rows(grid, task)
     _close_stopped_runs(uri, parent_run_id, trials)
     finished = [t for t in trials if t["status"] == "finished" and t.get("mlflow_run_id")]
     best = best_trial(finished, task)
@@ -394,7 +321,7 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     do_promote = sweep.cfg.promote if promote is None else promote
     if best is not None and do_promote:
         promotion = promote_run(uri, base.task, best["mlflow_run_id"], base.tracking.registered_model)
-    from seqlab.sweep_report import write_summary
+    from seqlab.tracking.sweep_report import write_summary
 
     write_summary(uri, parent_run_id, trials, task.metric, sweep.trial_keys, best, promotion, sched_name)
     total_epochs = sum(int(t.get("epochs", 0)) for t in trials)
@@ -414,16 +341,29 @@ def best_trial(trials: list[dict[str, Any]], task: Any) -> dict[str, Any] | None
     return best
 
 
-def _searcher(sweep: Sweep) -> Any:
-    """Optuna (model-based), or Tune's variant generator for grid and random (seeded, with its own limit)."""
+def _num_samples(sweep: Sweep) -> int:
+    """Trials to run: grid runs each distinct active combination ``num_samples`` times (as points)."""
+    if sweep.cfg.searcher == "grid":
+        return len(grid_points(sweep.cfg.space, sweep.cfg.num_samples))
+    return sweep.cfg.num_samples
+
+
+def _searcher(sweep: Sweep, metric: str, mode: str) -> Any:
+    """Optuna (model-based, define-by-run so conditional keys are asked only when active), or Tune's variant
+    generator: seeded random sampling, or the grid's distinct combinations given as points to evaluate."""
     if sweep.cfg.searcher == "optuna":
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
-        return ConcurrencyLimiter(OptunaSearch(seed=sweep.cfg.seed), max_concurrent=sweep.cfg.max_concurrent_trials)
+        from seqlab.search_space import DefineByRun
+
+        searcher = OptunaSearch(space=DefineByRun(sweep.cfg.space), metric=metric, mode=mode, seed=sweep.cfg.seed)
+        return ConcurrencyLimiter(searcher, max_concurrent=sweep.cfg.max_concurrent_trials)
     from ray.tune.search import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=sweep.cfg.seed, max_concurrent=sweep.cfg.max_concurrent_trials)
+    points = grid_points(sweep.cfg.space, sweep.cfg.num_samples) if sweep.cfg.searcher == "grid" else None
+    return BasicVariantGenerator(points_to_evaluate=points, random_state=sweep.cfg.seed,
+                                 max_concurrent=sweep.cfg.max_concurrent_trials)
 
 
 def _scheduler(name: str, epochs: int, sweep: SweepConfig) -> Any:
@@ -437,8 +377,9 @@ def _scheduler(name: str, epochs: int, sweep: SweepConfig) -> Any:
                          grace_period=min(sweep.grace_period, epochs), reduction_factor=sweep.reduction_factor)
 
 
-def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
-    """One row per trial: its params, best metric, epochs run, status, MLflow run, overhead."""
+def _trial_rows(grid: Any, task: Any) -> list[dict[str, Any]]:
+    """One row per trial: its params, best metric (by the task's mode), epochs run, status, MLflow run."""
+    metric = task.metric
     rows = []
     for result in grid:
         df = result.metrics_dataframe
@@ -448,9 +389,8 @@ def _trial_rows(grid: Any, metric: str) -> list[dict[str, Any]]:
                                "error": str(result.error).splitlines()[-1][:300] if result.error else ""}
         row.update({f"param.{k}": v for k, v in (result.config or {}).items()})
         if df is not None and len(df) and metric in df:
-            values = df[metric].astype(float)
-            values = values[values.abs() < math.inf]  # NaN and +-inf rank worst: never a trial's best
-            row[f"best_{metric}"] = float(values.max() if "accuracy" in metric else values.min()) if len(values) else math.nan
+            values = df[metric].dropna()
+            row[f"best_{metric}"] = task.best(values.tolist()) if len(values) else math.nan  # NaN/inf rank worst
             row["epochs"] = int(df["epoch"].max()) if "epoch" in df else len(df)
             row["loop_s"] = float(df["epoch_s"].sum()) if "epoch_s" in df else math.nan
             row["trial_overhead_s"] = float(df["trial_overhead_s"].iloc[-1]) if "trial_overhead_s" in df else math.nan

@@ -23,7 +23,7 @@ import yaml
 
 from runs_helpers import finished_run, tiny_checkpoint
 from seqlab.config import load_config
-from seqlab.registry import promote
+from seqlab.tracking.registry import promote
 from seqlab.tasks import get_task
 from seqlab.tasks.base import ArraySplit
 from seqlab.train import checkpoint_dirs, run_training

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from seqlab.errors import ConfigError
-from seqlab.registry import CHAMPION, PREVIOUS, promote
+from seqlab.tracking.registry import CHAMPION, PREVIOUS, promote
 from seqlab.tune import load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,21 +57,27 @@ def test_sentiment_sweep_nests_trials_writes_summary_and_promotes(tmp_path: Path
     assert champion.run_id == result.best["mlflow_run_id"]
 
 
-def test_invalid_combination_fails_its_trial_and_never_becomes_champion(tmp_path: Path, mlflow_uri: str) -> None:
-    path = _sweep_file(tmp_path, "sentiment", num_samples=1, searcher="grid", scheduler="fifo",
-                       space={"model.embedding": {"grid": ["learned", "glove"]}})
+def test_conditional_grid_runs_each_valid_trial_once(tmp_path: Path, mlflow_uri: str) -> None:
+    # GloVe needs the vectors' width (50): unconditional, the grid has invalid trials and is refused at once;
+    # with the width swept only for learned embeddings every trial is valid, and GloVe runs once (not per width).
+    space = {"model.embedding": {"grid": ["learned", "glove"]}, "model.embed_dim": {"grid": [8]}}
+    with pytest.raises(ConfigError, match="combinations are invalid configs"):
+        load_sweep(_sweep_file(tmp_path, "sentiment", searcher="grid", space=space))
+    space["model.embed_dim"]["when"] = {"model.embedding": "learned"}
+    path = _sweep_file(tmp_path, "sentiment", num_samples=1, searcher="grid", scheduler="fifo", space=space,
+                       overrides={"train.epochs": 1, "model.embed_dim": 50})
     result = run_sweep(load_sweep(path))
-    by_embedding = {t["param.model.embedding"]: t for t in result.trials}
-    assert by_embedding["glove"]["status"] == "error"
-    assert "embed_dim must be 50" in by_embedding["glove"]["error"]
-    assert by_embedding["learned"]["status"] == "finished"
-    assert result.best is not None and result.best["param.model.embedding"] == "learned"
-    champion = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri).get_model_version_by_alias("seqlab-sentiment", CHAMPION)
-    assert champion.run_id == by_embedding["learned"]["mlflow_run_id"]
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    used = sorted((t["param.model.embedding"], t["param.model.embed_dim"],
+                   client.get_run(t["mlflow_run_id"]).data.params["model.embed_dim"]) for t in result.trials)
+    assert used == [("glove", None, "50"), ("learned", 8, "8")]
+    assert all(t["status"] == "finished" for t in result.trials)
 
 
 def test_champion_moves_only_to_a_better_model(tmp_path: Path, mlflow_uri: str) -> None:
-    result = run_sweep(load_sweep(_sweep_file(tmp_path, "forecast", num_samples=2, scheduler="fifo")),
+    # only model and optimizer settings vary: the data (and so the fingerprint) is the same for both trials
+    space = {"train.lr": {"loguniform": [0.001, 0.03]}, "model.name": {"choice": ["gru", "dense"]}}
+    result = run_sweep(load_sweep(_sweep_file(tmp_path, "forecast", num_samples=2, scheduler="fifo", space=space)),
                        promote=False)
     scored = sorted((t for t in result.trials if t["status"] == "finished"), key=lambda t: t["best_val_mae"])
     assert len(scored) == 2

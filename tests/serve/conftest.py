@@ -15,7 +15,7 @@ def registry(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """Both tiny configs trained once (1 worker) and promoted; the store lives in a temp folder."""
     import mlflow
     from seqlab.config import load_config
-    from seqlab.registry import promote
+    from seqlab.tracking.registry import promote
     from seqlab.train import run_training
 
     tmp = tmp_path_factory.mktemp("serve-registry")

@@ -30,6 +30,22 @@ def make_state(task: str, seed: int = 0) -> dict[str, Any]:
     }
 
 
+def log_state_model(uri: str, folder: Path, state: dict[str, Any], metrics: dict[str, float] | None = None,
+                    tags: dict[str, str] | None = None) -> str:
+    """A FINISHED MLflow run holding ``state`` as a seqlab pyfunc model (no Ray, no training); its run id."""
+    from seqlab import tracking
+    from seqlab.checkpoint import save_state
+
+    folder.mkdir(parents=True, exist_ok=True)
+    run_id = tracking.start_run(uri, "seqlab-tests", "logged", {}, {},
+                                tags={"seqlab.task": state["config"]["task"], **(tags or {})})
+    tracking.log_model(uri, run_id, str(save_state(folder, state)))
+    if metrics:
+        tracking.log_metrics(uri, run_id, metrics, step=0)
+    tracking.end_run(uri, run_id)
+    return run_id
+
+
 def weather_rows(n: int = 30, seed: int = 1, shuffle: bool = True) -> list[dict[str, Any]]:
     """Raw weather rows as a client sends them: ISO times, any order."""
     from seqlab.data.synthetic import synthetic_weather

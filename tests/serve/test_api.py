@@ -17,11 +17,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from seqlab.errors import ConfigError
-from seqlab.pyfunc import LoadedModel
+from seqlab.tracking.pyfunc import LoadedModel
 from seqlab.serve.http import make_api, make_health_api
 from seqlab.serve.model import ServedModel
 from seqlab.serve.schemas import ServeArgs
 from seqlab.serve.service import ModelService
+from seqlab.tasks.forecast import ForecastOptions, ForecastRequest
+from seqlab.tasks.sentiment import SentimentOptions, SentimentRequest
 from serve_helpers import ROOT, make_state, weather_rows
 
 JSON = {"content-type": "application/json"}
@@ -93,6 +95,9 @@ def test_sentiment_info_ready_health_and_docs(sentiment: tuple[TestClient, Model
         (b'{"texts": []}', "texts"),  # empty list
         (b'{"texts": ["fine", "   \\n "]}', "texts[1]"),  # whitespace-only text
         (b'{"texts": [""]}', "texts[0]"),  # empty text
+        (b'{"texts": ["fine", "!!!"]}', "texts[1]"),  # punctuation only: no word
+        (b'{"texts": ["\\u0000"]}', "texts[0]"),  # a control character only
+        (b'{"texts": ["ok", "ok", "\\u200b\\u200b"]}', "texts[2]"),  # zero-width spaces only
         (b"[1, 2]", "body"),  # not an object
     ],
 )
@@ -115,7 +120,7 @@ def test_sentiment_limits_are_413(sentiment: tuple[TestClient, ModelService]) ->
     chunks = (b"x" * 100_000 for _ in range(20))  # streamed without Content-Length
     r = client.post("/predict", content=chunks, headers=JSON)
     assert r.status_code == 413
-    svc.configure({"max_texts": 2, "threshold": 0.01})  # what reconfigure applies besides the model
+    svc.configure({"options": {"max_texts": 2, "threshold": 0.01}})  # reconfigure, besides the model
     assert client.post("/predict", json={"texts": ["a", "b", "c"]}).status_code == 413
     labels = {p["label"] for p in client.post("/predict", json={"texts": ["a", "b"]}).json()["predictions"]}
     assert labels == {"positive"}
@@ -157,13 +162,13 @@ def _rows_with(
     "rows, expected",
     [
         (_rows_with(n=5), "need at least 24"),
-        (_rows_with(drop="humid"), "missing fields ['humid']"),
+        (_rows_with(drop="humid"), "rows[0].humid: missing"),
         (_rows_with({"humid": None}), "rows[0].humid"),
         (_rows_with({"humid": "muggy"}), "rows[0].humid"),
         (_rows_with({"humid": True}), "humid"),
         (_rows_with({"humid": {"value": 3}}), "humid"),
         (_rows_with({"time": "2020-01-01T00:00:00"}), "duplicate time"),
-        (_rows_with({"time": "not a time"}), "unparseable time"),
+        (_rows_with({"time": "not a time"}), "rows[0].time"),
         ([1, 2, 3], "rows[0]"),
         ([], "rows"),
     ],
@@ -185,35 +190,32 @@ def test_forecast_non_finite_json_numbers_are_422(
     client, _ = forecast
     body = json.dumps({"rows": weather_rows(30)}).replace('"humid": ', f'"humid": {literal}, "ignored": ', 1)
     r = client.post("/predict", content=body, headers=JSON)
-    assert r.status_code == 422 and "finite" in r.json()["message"], r.text
+    assert r.status_code == 422 and "finite" in r.json()["detail"], r.text
 
 
 def test_forecast_too_many_rows_is_413(forecast: tuple[TestClient, ModelService]) -> None:
     client, svc = forecast
-    svc.configure({"max_rows": 25})
+    svc.configure({"options": {"max_rows": 25}})
     r = client.post("/predict", json={"rows": weather_rows(30)})
     assert r.status_code == 413 and "at most 25" in r.json()["detail"]
 
 
-def test_batched_paths_split_answers_per_request(loaded: dict[str, LoadedModel]) -> None:
+def test_one_bad_request_never_fails_its_batch_mates(loaded: dict[str, LoadedModel]) -> None:
     from seqlab.errors import DataError
-    from seqlab.serve.model import predict_rows, predict_texts
 
-    forecast = ServedModel(loaded["forecast"], "seqlab-forecast", "1", None, "champion")
+    predictor = loaded["forecast"].predictor
     good, other = weather_rows(30, seed=1), weather_rows(40, seed=2)
-    out = predict_rows(forecast, [good, weather_rows(5), other])
+    out = predictor([ForecastRequest(rows=r) for r in (good, weather_rows(5), other)], ForecastOptions())
     assert isinstance(out[1], DataError) and "need at least 24" in str(out[1])
     for rows, answer in ((good, out[0]), (other, out[2])):
-        alone = loaded["forecast"].predict(rows)[0]
-        assert isinstance(answer, dict) and answer["prediction"] == pytest.approx(
-            alone["prediction"], abs=1e-6
-        )
+        alone = loaded["forecast"].predict(rows)[0]  # the pyfunc path: a batch of one
+        assert isinstance(answer, dict) and answer["prediction"] == pytest.approx(alone["prediction"], abs=1e-5)
         assert answer["target_time"] == alone["target_time"]
-    sentiment = ServedModel(loaded["sentiment"], "seqlab-sentiment", "1", None, "champion")
-    split = predict_texts(sentiment, [["a good film"], ["bad", "dull plot", "fun"]], threshold=0.5)
-    assert [len(x) for x in split] == [1, 3]
+    requests = [SentimentRequest(texts=["a good film"]), SentimentRequest(texts=["bad", "dull plot", "fun"])]
+    split = loaded["sentiment"].predictor(requests, SentimentOptions())
+    assert [len(a["predictions"]) for a in split if isinstance(a, dict)] == [1, 3]
     alone = loaded["sentiment"].predict(["dull plot"])[0]["probability"]
-    assert split[1][1]["probability"] == pytest.approx(alone, abs=1e-6)
+    assert split[1]["predictions"][1]["probability"] == pytest.approx(alone, abs=1e-6)  # type: ignore[index]
 
 
 def test_concurrent_requests_share_forward_passes(loaded: dict[str, LoadedModel], tmp_path: Path) -> None:
@@ -224,7 +226,9 @@ def test_concurrent_requests_share_forward_passes(loaded: dict[str, LoadedModel]
     windows = [weather_rows(30, seed=i) for i in range(16)] + [weather_rows(3)]
 
     async def burst() -> list[Any]:
-        return await asyncio.gather(*(svc.predict(rows) for rows in windows), return_exceptions=True)
+        return await asyncio.gather(
+            *(svc.predict(ForecastRequest(rows=rows)) for rows in windows), return_exceptions=True
+        )
 
     answers = asyncio.run(burst())
     assert svc.batches <= 2  # 17 requests, at most two forward passes
@@ -245,14 +249,14 @@ def test_a_swap_leaves_admitted_requests_to_the_old_model(
     svc.use(ServedModel(loaded["sentiment"], "seqlab-sentiment", "1", None, "champion"))
 
     async def reload_under_load() -> list[str]:
-        before = [asyncio.create_task(svc.predict(["a film"])) for _ in range(4)]
+        before = [asyncio.create_task(svc.predict(SentimentRequest(texts=["a film"]))) for _ in range(4)]
         await asyncio.sleep(0)  # admitted and queued, not yet computed
         svc.use(
             ServedModel(
                 LoadedModel(make_state("sentiment", seed=1)), "seqlab-sentiment", "2", None, "champion"
             )
         )
-        after = [asyncio.create_task(svc.predict(["a film"])) for _ in range(4)]
+        after = [asyncio.create_task(svc.predict(SentimentRequest(texts=["a film"]))) for _ in range(4)]
         return [served.version for served, _ in await asyncio.gather(*before, *after)]
 
     assert asyncio.run(reload_under_load()) == ["1"] * 4 + ["2"] * 4
@@ -295,8 +299,10 @@ def test_serve_args_reject_typos_and_conflicts() -> None:
         _validate({"task": "forecast", "num_replicas": 2, "autoscaling_config": {"max_replicas": 2}})
     with pytest.raises(ConfigError, match="max_ongoing_requests"):
         _validate({"task": "forecast", "max_ongoing_requests": 4, "max_batch_size": 8})
-    with pytest.raises(ConfigError, match="task"):
+    with pytest.raises(ConfigError, match="unknown task 'topics'; choose one of: forecast, sentiment, trend"):
         _validate({"task": "topics"})
+    with pytest.raises(ConfigError, match="options.treshold"):
+        _validate({"task": "sentiment", "options": {"treshold": 0.3}})
 
 
 def _validate(args: dict[str, Any]) -> ServeArgs:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,15 +14,31 @@ import mlflow
 import pytest
 from seqlab.serve import ServeArgs
 from seqlab.serve.deploy import deploy
-from serve_helpers import Registry, free_port, weather_rows
+from serve_helpers import TASKS, Registry, free_port, weather_rows
 
 TEXTS = ["A wonderful, moving film.", "Boring and awful, a waste.", " ".join(["great"] * 30)]
+
+
+def _rows(
+    n: int = 30, spacing_s: int = 3600, gap_at: int | None = None, zone_at: int | None = None,
+    start: str = "2013-01-01T00:00:00", **first: Any,
+) -> list[dict[str, Any]]:
+    """Weather rows in time order, ``spacing_s`` apart from ``start``; ``first`` overrides fields of row 0."""
+    from datetime import datetime, timedelta
+
+    rows = weather_rows(n, shuffle=False)
+    t0 = datetime.fromisoformat(start) - timedelta(seconds=spacing_s * (n - 1) if start.startswith("9999") else 0)
+    for i, row in enumerate(rows):
+        t = t0 + timedelta(seconds=spacing_s * i + (3600 if gap_at is not None and i >= gap_at else 0))
+        row["time"] = t.isoformat() + ("+00:00" if zone_at == i else "")
+    rows[0].update(first)
+    return rows
 
 
 def _apps(registry: Registry, *extra: ServeArgs) -> list[ServeArgs]:
     # half a CPU each: the session's Ray has 4 logical CPUs and the trainings are done
     return [
-        ServeArgs(task=t, tracking_uri=registry.uri, num_cpus=0.5) for t in ("sentiment", "forecast")
+        ServeArgs(task=t, tracking_uri=registry.uri, num_cpus=0.5) for t in TASKS
     ] + list(extra)
 
 
@@ -125,19 +142,36 @@ def test_concurrent_requests_answer_as_alone(http: httpx.Client, base: str) -> N
         ),
         (
             "/forecast/predict",
-            {"json": {"rows": [dict(r, time="2020-01-01") for r in weather_rows(30)]}},
+            {"json": {"rows": [dict(r, time="2020-01-01T00:00:00") for r in weather_rows(30)]}},
             422,
             "duplicate time",
         ),
         (
             "/forecast/predict",
             {
-                "content": b'{"rows": [{"time": "2020-01-01", "temp": NaN}]}',
+                "content": json.dumps({"rows": weather_rows(30)}).replace('"temp": ', '"temp": NaN, "x": ', 1),
                 "headers": {"content-type": "application/json"},
             },
             422,
             "finite",
         ),
+        ("/sentiment/predict", {"json": {"texts": ["fine", "!!!"]}}, 422, "texts[1]"),
+        ("/sentiment/predict", {"json": {"texts": ["\u0000"]}}, 422, "texts[0]"),
+        ("/sentiment/predict", {"json": {"texts": ["\u200b\u200b\u200b"]}}, 422, "texts[0]"),
+        *[("/forecast/predict", {"json": {"rows": rows}}, 422, where) for rows, where in (
+            (_rows(temp="12.5"), ".temp"),
+            (_rows(temp="inf"), ".temp"),
+            (_rows(temp="Infinity"), ".temp"),
+            (_rows(temp="1e999"), ".temp"),
+            (_rows(temp=1e308), "overflows float32"),
+            (_rows(time="now"), ".time"),
+            (_rows(time=1356998400), ".time"),
+            (_rows(spacing_s=86_400), "s apart"),  # daily rows to an hourly model
+            (_rows(spacing_s=1), "s apart"),
+            (_rows(gap_at=10), "s apart"),
+            (_rows(zone_at=3), "time zone"),
+            (_rows(start="9999-12-31T23:00:00"), "9999"),
+        )],
     ],
 )
 def test_bad_input_is_4xx_and_the_replica_keeps_answering(
@@ -179,7 +213,7 @@ def test_an_app_without_champion_starts_and_says_why(
 def test_new_champion_takes_over_without_failed_requests(
     http: httpx.Client, registry: Registry, base: str
 ) -> None:
-    from seqlab.registry import promote
+    from seqlab.tracking.registry import promote
 
     port = int(base.rsplit(":", 1)[1])
     old = registry.versions["sentiment"]

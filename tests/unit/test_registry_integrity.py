@@ -14,7 +14,7 @@ import mlflow
 import pytest
 
 from runs_helpers import finished_run, tiny_checkpoint
-from seqlab.registry import CHAMPION, FINGERPRINT_TAG, PREVIOUS, promote
+from seqlab.tracking.registry import CHAMPION, FINGERPRINT_TAG, PREVIOUS, promote
 from seqlab.tasks import get_task
 from seqlab.tune import best_trial
 

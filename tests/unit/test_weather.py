@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab.config import ForecastDataConfig
+from seqlab.config import ForecastDataConfig, load_config
 from seqlab.data.weather import (
     Normalizer,
     WindowSampler,
     chapter_generator,
     common_sense_mae,
+    describe_series,
     load_series,
     mae_to_units,
     prepare_series,
-    rows_to_array,
     split_bounds,
 )
-from seqlab.errors import DataError
+from seqlab.data.rows import RowSpec, parse_rows
+from seqlab.errors import ConfigError, DataError
+from seqlab.tasks.forecast import ForecastTask
 
 JENA_COLUMNS = ["p (mbar)", "T (degC)", "rh (%)"]
 
@@ -90,17 +93,15 @@ def test_generic_csv_interpolates_empty_cells_and_resamples(tmp_path: Path) -> N
         "2020-01-01 00:10,1.0,5,A\n2020-01-01 00:40,3.0,,A\n2020-01-01 01:20,5.0,7,A\n"
         "2020-01-01 03:05,9.0,9,A\n",
     )
-    raw = load_series(csv_cfg(path))
-    assert raw.features == ["temp", "wind"]  # 'station' is text, so not a feature
-    assert raw.gaps_filled == 1 and raw.frame.loc["2020-01-01 00:40", "wind"] == pytest.approx(
-        5.0 + 2 * 30 / 70
-    )
+    with pytest.raises(DataError, match=r"w.csv: the rows are not on one time grid.*set data.resample"):
+        load_series(csv_cfg(path))  # irregular rows would be silently joined: a regular grid is needed
     hourly = load_series(csv_cfg(path, resample="1h"))
+    assert hourly.features == ["temp", "wind"]  # 'station' is text, so not a feature
     assert list(hourly.frame.index.hour) == [0, 1, 2, 3]
     assert hourly.frame["temp"].tolist() == pytest.approx(
         [2.0, 5.0, 7.0, 9.0]
     )  # hour 2 was empty: interpolated
-    assert hourly.gaps_filled == 1
+    assert hourly.gaps_filled == 1 and hourly.interval_s == 3600.0
 
 
 def test_duplicate_times_are_dropped_and_counted(tmp_path: Path) -> None:
@@ -236,13 +237,13 @@ def test_normalizer_uses_train_rows_only(tmp_path: Path) -> None:
     base.to_csv(cfg.path, index=False)
     a = prepare_series(cfg)
     changed = base.copy()
-    changed.loc[a.bounds[0] :, ["temp", "wind"]] += 1000.0  # only validation and test rows move
+    changed.loc[a.bounds[0] :, ["temp", "wind"]] += 50.0  # only validation and test rows move
     changed.to_csv(cfg.path, index=False)
     b = prepare_series(cfg)
     np.testing.assert_array_equal(a.normalizer.mean, b.normalizer.mean)
     np.testing.assert_array_equal(a.normalizer.std, b.normalizer.std)
     assert a.normalizer.mean[0] == pytest.approx(base["temp"][: a.bounds[0]].mean())
-    assert b.data[-1, 0] > 100  # the moved rows are normalized with train statistics, not refitted
+    assert b.data[-1, 0] > 30  # the moved rows are normalized with train statistics, not refitted
 
 
 def test_normalizer_round_trip_constant_column_and_inverse() -> None:
@@ -299,7 +300,7 @@ def test_prepare_series_keeps_each_split_inside_its_rows() -> None:
         ),
         ("time,t2m\n2020-01-01,1\n", {}, r"unknown target 'temp'; available numeric columns: \['t2m'\]"),
         ("time,temp\n", {}, "no data rows"),
-        ("time,temp,wind\n2020-01-01,1,\n2020-01-02,2,\n", {}, r"columns \['wind'\] have no values"),
+        ("time,temp,wind\n2020-01-01,1,\n2020-01-02,2,\n", {}, r"columns \['wind'\] have no valid values"),
         ("time,temp\n2020-01-01,1\n2020-01-02,2\n", {"resample": "fortnightly"}, "not a pandas frequency"),
     ],
 )
@@ -344,35 +345,168 @@ def test_data_error_survives_pickling() -> None:
     assert str(pickle.loads(pickle.dumps(err))) == str(err)
 
 
-# ------------------------------------------------------------------------------------------ raw rows
+# ------------------------------------------------------------------------------------------------ cleaning
 
 
-def test_rows_to_array_sorts_by_time() -> None:
-    rows = pd.DataFrame(
-        {"time": ["2020-01-01T02:00Z", "2020-01-01T01:00Z"], "temp": [2, 1], "wind": ["5", "4"]}
+def hourly_csv(path: Path, n: int = 400, drop: range | None = None, **columns: object) -> Path:
+    """An hourly CSV of ``temp`` (a smooth cycle) and ``humid``; ``columns`` overrides cells: {"humid": {7: 150}}."""
+    times = pd.date_range("2020-01-01", periods=n, freq="h")
+    frame = pd.DataFrame({"time": times, "temp": 10 + 5 * np.sin(np.arange(n) / 8.0), "humid": 60.0})
+    for col, cells in columns.items():
+        for i, v in dict(cells).items():  # type: ignore[call-overload]
+            frame.loc[i, col] = v
+    if drop is not None:
+        frame = frame.drop(index=list(drop))
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_packaged_wind_record_of_1048_mph_is_removed_and_no_longer_scales_wind() -> None:
+    s = prepare_series(ForecastDataConfig())
+    wind = [c for c in s.series.cleaned if c.column == "wind_speed"]
+    assert len(wind) == 1 and wind[0].reason == "above max" and wind[0].count == 1
+    assert wind[0].example_time == "2013-02-12 08:00:00" and wind[0].example_value == pytest.approx(1048.36058)
+    assert s.series.frame["wind_speed"].max() < 60
+    j = s.features.index("wind_speed")
+    assert s.normalizer.std[j] < 7.0  # 16.7 mph with the record in the training rows, 5.7 without
+    report = describe_series(s.series)
+    assert "removed 1 above max (first 2013-02-12 08:00:00: 1048.36)" in report["columns"]["wind_speed"]
+    assert report["values removed"] == 1 and report["long gaps (no window reads them)"] == "none"
+
+
+def test_sentinels_and_out_of_range_values_become_gaps_and_are_reported(tmp_path: Path) -> None:
+    path = hourly_csv(tmp_path / "s.csv", temp={5: -9999, 9: -999.0, 20: float("inf")}, humid={7: 150, 8: -3})
+    s = load_series(csv_cfg(path))
+    found = {(c.column, c.reason): (c.count, c.example_time, c.example_value) for c in s.cleaned}
+    assert found == {
+        ("temp", "sentinel"): (2, "2020-01-01 05:00:00", -9999.0),
+        ("temp", "not finite"): (1, "2020-01-01 20:00:00", float("inf")),
+        ("humid", "above max"): (1, "2020-01-01 07:00:00", 150.0),
+        ("humid", "below min"): (1, "2020-01-01 08:00:00", -3.0),
+    }
+    assert s.gaps_filled == 5 and s.frame["humid"].tolist() == [60.0] * 400  # filled from its neighbours
+    clean = 10 + 5 * np.sin(np.arange(400) / 8.0)
+    assert s.frame["temp"].iloc[5] == pytest.approx((clean[4] + clean[6]) / 2)
+
+
+def test_rules_are_configurable_per_column(tmp_path: Path) -> None:
+    path = hourly_csv(tmp_path / "r.csv", temp={5: -999}, humid={7: 150})
+    loose = load_series(csv_cfg(path, clean={"temp": {"min": -1000, "sentinels": []}, "humid": {"max": None}}))
+    assert loose.rules["temp"].low == -1000 and loose.rules["temp"].high == 140.0  # max kept from the default
+    assert loose.frame["temp"].iloc[5] == -999.0 and loose.frame["humid"].iloc[7] == 150.0
+    assert loose.cleaned == []
+    tight = load_series(csv_cfg(path, clean={"temp": {"max": 14.5}}))
+    above = [c for c in tight.cleaned if c.reason == "above max"]
+    assert [c.column for c in above] == ["temp", "humid"] and above[0].count == 58  # 10 + 5 sin(t / 8) > 14.5
+    assert tight.frame["temp"].max() <= 14.5
+
+
+def test_unknown_column_in_the_rules_is_a_config_error(tmp_path: Path) -> None:
+    path = hourly_csv(tmp_path / "u.csv")
+    with pytest.raises(ConfigError, match=r"data.clean: unknown column\(s\) \['wind_sped'\].*'temp', 'humid'"):
+        load_series(csv_cfg(path, clean={"wind_sped": {"max": 50}}))
+    with pytest.raises(ConfigError, match=r"data.clean.temp.*min \(5.0\) must be <= max \(1.0\)"):
+        load_config(None, {"task": "forecast", "data.clean": {"temp": {"min": 5, "max": 1}}})
+    with pytest.raises(ConfigError, match=r"data.clean.temp.maximum"):
+        load_config(None, {"task": "forecast", "data.clean": {"temp": {"maximum": 5}}})
+
+
+def test_csv_is_reindexed_on_its_interval_so_missing_rows_are_counted(tmp_path: Path) -> None:
+    path = hourly_csv(tmp_path / "g.csv", n=50, drop=range(10, 13))  # hours 10, 11, 12 absent from the file
+    s = load_series(csv_cfg(path))
+    assert len(s.frame) == 50 and s.interval_s == 3600.0 and s.gaps_filled == 3
+    assert (np.diff(s.frame.index.to_numpy()) == np.timedelta64(1, "h")).all()
+    clean = 10 + 5 * np.sin(np.arange(50) / 8.0)
+    assert s.frame["temp"].iloc[11] == pytest.approx((clean[9] + clean[13]) / 2)  # linear over the gap
+    assert s.long_gaps == [] and s.blocked is None  # 3 rows <= data.max_gap_rows (12)
+
+
+def test_long_gaps_split_the_series_so_no_window_crosses_them(tmp_path: Path) -> None:
+    path = hourly_csv(tmp_path / "l.csv", n=400, drop=range(60, 80))  # 20 missing hours in the train rows
+    cfg = csv_cfg(path, lookback=12, step=2, delay=4, max_gap_rows=12)
+    s = prepare_series(cfg)
+    gap = s.series.long_gaps
+    assert len(gap) == 1 and gap[0].rows == 20 and gap[0].start == "2020-01-03 12:00:00"
+    blocked = s.series.blocked_mask()
+    assert blocked.sum() == 20 and blocked[60:80].all()
+    for sampler in (s.train, s.val, s.test):
+        for i in sampler.rows:  # every window's rows and its target lie outside the gap
+            assert not blocked[i - sampler.lookback : i + sampler.delay + 1].any()
+    whole = prepare_series(csv_cfg(path, lookback=12, step=2, delay=4, max_gap_rows=20))
+    assert whole.series.blocked is None and len(whole.train) == len(s.train) + 20 + 12 + 2
+    assert describe_series(s.series)["long gaps (no window reads them)"].startswith("2020-01-03 12:00:00 .. ")
+
+
+def test_sampler_with_blocked_rows_gathers_the_same_windows() -> None:
+    data = np.random.default_rng(5).normal(size=(200, 3)).astype(np.float32)
+    blocked = np.zeros(200, dtype=bool)
+    blocked[[50, 51, 120]] = True
+    sampler = WindowSampler(data, 1, 10, 3, 4, 5, 190, blocked)
+    full = WindowSampler(data, 1, 10, 3, 4, 5, 190)
+    assert 0 < len(sampler) < len(full)
+    x, y = sampler.batch(np.arange(len(sampler)))
+    np.testing.assert_array_equal(x, data[sampler.rows[:, None] + np.arange(-10, 0, 3)])
+    np.testing.assert_array_equal(y, data[sampler.rows + 4, 1])
+    with pytest.raises(DataError, match="no window fits between the long gaps"):
+        WindowSampler(data, 1, 100, 1, 4, 0, 190, blocked)
+
+
+def test_jena_layout_cleans_its_wind_sentinels(tmp_path: Path) -> None:
+    path = write_jena(tmp_path / "jena.csv", n=60)
+    frame = pd.read_csv(path)
+    frame["wv (m/s)"] = 1.5
+    frame.loc[17, "wv (m/s)"] = -9999.0
+    frame.to_csv(path, index=False)
+    s = load_series(jena_cfg(path))
+    assert [(c.column, c.reason, c.count) for c in s.cleaned] == [("wv (m/s)", "sentinel", 1)]
+    assert s.frame["wv (m/s)"].tolist() == [1.5] * 60 and s.interval_s == 600.0
+
+
+def test_normalizer_and_bounds_come_from_clean_training_rows(tmp_path: Path) -> None:
+    path = hourly_csv(tmp_path / "b.csv", n=400, humid={i: 40.0 + i % 7 for i in range(400)})
+    s = prepare_series(csv_cfg(path, lookback=12, delay=4, bounds_margin=0.5))
+    train = s.series.frame.iloc[: s.bounds[0]]
+    lo, hi = train["temp"].min(), train["temp"].max()
+    assert s.feature_bounds["temp"] == pytest.approx((lo - (hi - lo) / 2, hi + (hi - lo) / 2))
+    assert s.feature_bounds["humid"] == pytest.approx((37.0, 49.0))  # 40..46 +- 3
+    wide = prepare_series(csv_cfg(path, lookback=12, delay=4, bounds_margin=10))
+    assert wide.feature_bounds["humid"] == (0.0, 100.0)  # clipped by the physical rule
+
+
+def test_forecast_preprocessing_carries_bounds_that_refuse_the_wind_record() -> None:
+    cfg = load_config(None, {"task": "forecast"})
+    prepared = ForecastTask().prepare(cfg)  # type: ignore[arg-type]
+    pre = json.loads(json.dumps(prepared.preprocessing))  # as saved with the model
+    assert prepared.info["data.cleaned.wind_speed"] == 1 and prepared.info["data.cleaned"] == 1
+    assert prepared.info["data.long_gaps"] == 0 and pre["freq_s"] == 3600.0
+    spec = RowSpec.from_preprocessing(pre)
+    assert spec.bounds["humid"] == (0.0, 100.0) and 40 < spec.bounds["wind_speed"][1] < 100
+    rows = json.loads((Path(__file__).resolve().parents[2] / "examples" / "forecast_request.json").read_text())
+    parse_rows(rows["rows"], spec)  # the README's example is inside the bounds
+    rows["rows"][3]["wind_speed"] = 1048.36
+    with pytest.raises(DataError, match=r"rows\[3\]\.wind_speed: 1048.36 is outside"):
+        parse_rows(rows["rows"], spec)
+
+
+def test_cleaning_counts_in_info_are_valid_mlflow_param_keys(tmp_path: Path) -> None:
+    path = write_jena(tmp_path / "jena.csv", n=120)
+    cfg = load_config(None, {"task": "forecast", "data.source": "jena", "data.path": str(path),
+                             "data.lookback": 6, "data.delay": 2})
+    info = ForecastTask().prepare(cfg).info  # type: ignore[arg-type]
+    assert info["data.cleaned.T _degC_"] == 0 and info["data.cleaned"] == 0
+    assert all(re.fullmatch(r"[\w.\- /:]+", key) for key in info), sorted(info)
+
+
+def test_overlapping_long_gaps_of_two_columns_block_their_union() -> None:
+    from seqlab.data.cleaning import fill_gaps
+
+    frame = pd.DataFrame(
+        {"temp": np.arange(100.0), "humid": np.full(100, 50.0)}, index=pd.date_range("2020-01-01", periods=100, freq="h")
     )
-    out = rows_to_array(rows, ["wind", "temp"], "time")
-    assert out.dtype == np.float64 and out.tolist() == [[4.0, 1.0], [5.0, 2.0]]
-
-
-@pytest.mark.parametrize(
-    "change, words",
-    [
-        ({"time": ["2020-01-01 00:00", "2020-01-01 00:00"]}, r"rows\[1\].time: duplicate time"),
-        ({"time": ["2020-01-01 00:00", "soon"]}, r"rows\[1\].time: cannot parse 'soon'"),
-        ({"temp": [1.0, float("nan")]}, r"rows\[1\].temp: missing"),
-        ({"temp": [1.0, None]}, r"rows\[1\].temp: missing"),
-        ({"temp": ["warm", 1.0]}, r"rows\[0\].temp: 'warm' is not a number"),
-    ],
-)
-def test_rows_to_array_errors_name_the_field(change: dict[str, list[object]], words: str) -> None:
-    rows = pd.DataFrame({"time": ["2020-01-01 00:00", "2020-01-01 01:00"], "temp": [1.0, 2.0]} | change)
-    with pytest.raises(DataError, match=words):
-        rows_to_array(rows, ["temp"], "time")
-
-
-def test_rows_to_array_missing_field_and_empty() -> None:
-    with pytest.raises(DataError, match=r"missing fields \['dewp'\]"):
-        rows_to_array(pd.DataFrame({"time": ["2020-01-01"], "temp": [1.0]}), ["temp", "dewp"], "time")
-    with pytest.raises(DataError, match="empty"):
-        rows_to_array(pd.DataFrame({"time": [], "temp": []}), ["temp"], "time")
+    frame.iloc[60:75, 0] = np.nan  # 15 rows: long
+    frame.iloc[70:85, 1] = np.nan  # 15 rows, overlapping: long
+    frame.iloc[5:8, 1] = np.nan  # 3 rows: interpolated only
+    filled, touched, blocked, gaps = fill_gaps(frame, 12, "test")
+    assert touched == 28 and np.flatnonzero(blocked).tolist() == list(range(60, 85))
+    assert [(g.rows, g.columns) for g in gaps] == [(25, ("temp", "humid"))]
+    assert filled["temp"].iloc[60:75].tolist() == pytest.approx(list(range(60, 75)))  # filled, not read

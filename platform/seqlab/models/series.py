@@ -158,6 +158,23 @@ class ConvRegressor(nn.Module):
         return out.squeeze(-1)
 
 
+class LastValueResidual(nn.Module):
+    """``inner(x) + x[:, -1, target_idx]``: the inner model predicts the change from the last observed target.
+
+    The common-sense baseline ("the temperature ``delay`` rows later equals the last one") is this model
+    with an inner model that outputs 0, so training starts at the baseline and learns the correction.
+    """
+
+    def __init__(self, inner: nn.Module, target_idx: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.target_idx = target_idx
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.inner(x) + x[:, -1, self.target_idx]
+        return out
+
+
 def _check_window(cfg: ForecastModelConfig, window_steps: int, convs: int) -> None:
     need = min_conv_length(cfg.conv_kernel, cfg.pool, convs)
     if window_steps < need:
@@ -204,7 +221,9 @@ SERIES_MODELS: dict[str, Callable[[ForecastModelConfig, int, int], nn.Module]] =
 }
 
 
-def build_series_model(cfg: ForecastModelConfig, window_steps: int, num_features: int) -> nn.Module:
+def build_series_model(
+    cfg: ForecastModelConfig, window_steps: int, num_features: int, target_idx: int | None = None
+) -> nn.Module:
     """Build the forecasting model that ``cfg.name`` names.
 
     Args:
@@ -213,6 +232,8 @@ def build_series_model(cfg: ForecastModelConfig, window_steps: int, num_features
             part of gru, lstm and conv1d_gru.
         window_steps: time steps per sample (``lookback // step``).
         num_features: columns per step.
+        target_idx: the target's column; required when ``cfg.residual`` (the model adds the window's
+            last target value to its output).
 
     Returns:
         A module mapping float32 ``(B, window_steps, num_features)`` to the normalized target ``(B,)``.
@@ -230,4 +251,11 @@ def build_series_model(cfg: ForecastModelConfig, window_steps: int, num_features
             f"window_steps and num_features must be >= 1, got {window_steps} and {num_features} "
             f"(check data.lookback / data.step and data.features)"
         )
-    return builder(cfg, window_steps, num_features)
+    model = builder(cfg, window_steps, num_features)
+    if not cfg.residual:
+        return model
+    if target_idx is None or not 0 <= target_idx < num_features:
+        raise ConfigError(
+            f"model.residual=true needs the target's column in 0..{num_features - 1}, got {target_idx}"
+        )
+    return LastValueResidual(model, target_idx)

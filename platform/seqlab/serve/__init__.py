@@ -1,11 +1,10 @@
 """Ray Serve for seqlab: one FastAPI application per task over the MLflow registry's champion.
 
     from seqlab.serve import ServeArgs, deploy
-    deploy([ServeArgs(task="sentiment"), ServeArgs(task="forecast")], port=8000)
-    deploy([ServeArgs(task="sentiment")], reload=True)   # after `seqlab promote`: new champion, no downtime
+    deploy([ServeArgs(task=name) for name in TASKS], port=8000)
+    deploy([ServeArgs(task=name)], reload=True)   # after `seqlab promote`: new champion, no downtime
 
-Modules: ``schemas`` (args, request/response models), ``model`` (load a registry version, batched
-predict), ``service`` (one replica's state, no Ray needed), ``http`` (the FastAPI apps), ``app`` (the
+Modules: ``schemas`` (args, shared replies), ``model`` (load a registry version), ``service`` (one replica's state, no Ray needed), ``http`` (the FastAPI apps), ``app`` (the
 Serve deployments, ``build_app`` for serve.yaml), ``deploy`` (``deploy``, ``seqlab serve``).
 Importing this package does not import Ray; nothing here imports training code.
 """

@@ -1,6 +1,6 @@
 """Start or update the Serve applications from Python or the command line.
 
-    seqlab serve                                   # configs/serve.yaml if present, else both tasks
+    seqlab serve                                   # configs/serve.yaml if present, else every task
     seqlab serve --config configs/serve.yaml --port 8000 --block
     seqlab serve --reload                          # after `seqlab promote`: switch to the new champion
     ray job submit --working-dir . -- python jobs/deploy.py --reload
@@ -21,7 +21,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
-from seqlab.registry import model_name
+from seqlab.tracking.registry import model_name
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
 from seqlab.tracking import resolve_tracking_uri
 
@@ -227,7 +227,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--config",
         default=None,
-        help=f"Serve config YAML (default: {DEFAULT_CONFIG} if present, else both tasks)",
+        help=f"Serve config YAML (default: {DEFAULT_CONFIG} if present, else one app per task)",
     )
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking/registry URI for every app")
     p.add_argument("--alias", default=None, help="registry alias to serve (default: champion)")
@@ -247,7 +247,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if path is not None:
         http, apps = load_serve_file(path)
     else:
-        http, apps = {}, [ServeArgs(task="sentiment"), ServeArgs(task="forecast")]
+        from seqlab.tasks import TASKS
+
+        http, apps = {}, [ServeArgs(task=t) for t in sorted(TASKS)]
     update = {
         k: v for k, v in {"tracking_uri": args.tracking_uri, "alias": args.alias}.items() if v is not None
     }

@@ -2,11 +2,14 @@
 
 Built per replica (``__serve_build_asgi_app__``) or directly in a test (``TestClient(make_api(service))``).
 Every bad input is a 4xx JSON body that names the field and what is allowed; 500 means a bug here.
+The request and response models are the task's (``Task.Request``/``Task.Response``); the OpenAPI schema of
+``POST /predict`` is the loaded model's when the task states more for it (``Task.request_schema``).
 
-    POST /predict   GET /info   GET /healthz   GET /readyz   GET /docs     (under /sentiment or /forecast)
+    POST /predict   GET /info   GET /healthz   GET /readyz   GET /docs     (under /<app name>)
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the task's request model from the annotation of a
+# function defined inside make_api, which must be a class, not a name to resolve later.
 
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,21 +22,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seqlab.errors import DataError
 from seqlab.serve.model import ModelUnavailable
-from seqlab.serve.schemas import (
-    ForecastRequest,
-    ForecastResponse,
-    InfoResponse,
-    ReadyResponse,
-    SentimentPrediction,
-    SentimentRequest,
-    SentimentResponse,
-)
+from seqlab.serve.schemas import ErrorResponse, InfoResponse, ReadyResponse
 from seqlab.serve.service import ModelService
+from seqlab.tasks.base import ModelOutputError
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"description": "body, texts or rows over the limits in /info"},
-    422: {"description": "malformed JSON or a field that is missing, of the wrong type or not allowed"},
-    503: {"description": "no model loaded; the body says why"},
+    400: {"model": ErrorResponse, "description": "a Content-Length that is not a number, or a body that "
+          "cannot be read as text"},
+    413: {"model": ErrorResponse, "description": "body or items over the limits in /info"},
+    422: {"model": ErrorResponse, "description": "malformed JSON, or a field that is missing, of the wrong "
+          "type or value, or not allowed; `detail` names it"},
+    503: {"model": ErrorResponse, "description": "no model loaded, a model of another task, or a model "
+          "whose answer is not a finite number; `detail` says why"},
 }
 
 
@@ -125,6 +125,10 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
     async def _unavailable(_: Request, exc: ModelUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "10"})
 
+    @api.exception_handler(ModelOutputError)
+    async def _bad_output(_: Request, exc: ModelOutputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
     @api.get("/healthz", summary="Liveness: the replica answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -132,7 +136,7 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
     @api.get(
         "/readyz",
         response_model=ReadyResponse,
-        responses={503: {"model": ReadyResponse}},
+        responses={503: {"model": ReadyResponse, "description": "no model loaded; `reason` says why"}},
         summary="Readiness: a model is loaded (503 with the reason otherwise)",
     )
     async def readyz() -> JSONResponse:
@@ -152,59 +156,37 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
     return api
 
 
-def make_sentiment_api(service: ModelService) -> FastAPI:
-    api = _base_api(service, "seqlab sentiment")
-
-    @api.post(
-        "/predict",
-        response_model=SentimentResponse,
-        responses=_ERRORS,
-        summary="Probability that each review is positive",
-    )
-    async def predict(body: SentimentRequest) -> SentimentResponse | JSONResponse:
-        limit = service.settings.max_texts
-        if len(body.texts) > limit:
-            return JSONResponse(
-                {"detail": f"texts: {len(body.texts)} texts sent; at most {limit} per request"},
-                status_code=413,
-            )
-        served, answers = await service.predict(body.texts)
-        return SentimentResponse(
-            model=served.name,
-            version=served.version,
-            maxlen=int(served.window()["maxlen"]),
-            predictions=[SentimentPrediction(**a) for a in answers],
-        )
-
-    return api
-
-
-def make_forecast_api(service: ModelService) -> FastAPI:
-    api = _base_api(service, "seqlab forecast")
-
-    @api.post(
-        "/predict",
-        response_model=ForecastResponse,
-        responses=_ERRORS,
-        summary="The target `delay` rows after the latest of the weather rows sent",
-    )
-    async def predict(body: ForecastRequest) -> ForecastResponse | JSONResponse:
-        limit = service.settings.max_rows
-        if len(body.rows) > limit:
-            return JSONResponse(
-                {"detail": f"rows: {len(body.rows)} rows sent; at most {limit} per request"}, status_code=413
-            )
-        served, a = await service.predict(body.rows)
-        return ForecastResponse(
-            model=served.name, version=served.version, delay=int(served.window()["delay"]), **a
-        )
-
-    return api
-
-
 def make_api(service: ModelService) -> FastAPI:
-    """The task's FastAPI app over ``service``."""
-    return make_sentiment_api(service) if service.task == "sentiment" else make_forecast_api(service)
+    """The task's FastAPI app over ``service``: the shared routes and ``POST /predict``."""
+    task = service.task_def
+    api = _base_api(service, f"seqlab {task.name}")
+    Body = task.Request  # noqa: N806  # a class, used as the body's annotation
+
+    @api.post("/predict", response_model=task.Response, responses=_ERRORS, summary=task.summary)
+    async def predict(body: Body) -> Any:  # type: ignore[valid-type]
+        too_large = task.too_large(body, service.options)
+        if too_large:
+            return JSONResponse({"detail": too_large}, status_code=413)
+        served, answer = await service.predict(body)
+        return task.Response(model=served.name, version=served.version, **answer)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema, with the request schema of the model served now where the task states one."""
+        served = service.served
+        key = None if served is None else served.version
+        if api.openapi_schema is None or api.state.schema_of != key:
+            api.openapi_schema = None
+            schema = FastAPI.openapi(api)
+            stated = None if served is None else task.request_schema(served.loaded.preprocessing)
+            if stated is not None:
+                body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+                body["schema"] = stated
+            api.openapi_schema, api.state.schema_of = schema, key
+        return api.openapi_schema
+
+    api.state.schema_of = None
+    api.openapi = openapi  # type: ignore[method-assign]
+    return api
 
 
 def make_health_api(statuses: Callable[[], Awaitable[dict[str, dict[str, Any]]]]) -> FastAPI:

@@ -1,30 +1,24 @@
-"""The serving contract: application arguments (``ServeArgs``), the reloadable part of them, and the
-pydantic request/response models of every endpoint.
+"""The serving arguments: ``ServeArgs`` (one application), the reloadable part of them, and the replies every
+app shares (``/info``, ``/readyz``, errors).
 
-Everything a client can send is described here, so FastAPI's OpenAPI page (``/<task>/docs``) is the
-contract and a bad payload is a 422 that names the field.
+What a client sends to ``POST /predict`` and gets back is the task's (``Task.Request``/``Task.Response``);
+what a replica may reconfigure for a task is ``Task.Options``, given here as ``options``.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seqlab.errors import ConfigError
 
-TaskName = Literal["sentiment", "forecast"]
-SERVER_NAMES = {"sentiment": "SentimentServer", "forecast": "ForecastServer"}  # the deployment of each task
 HEALTH_SERVER = "HealthServer"
+
+
+def server_name(task: str) -> str:
+    """The Serve deployment of ``task``'s app, e.g. ``ReviewsServer`` for a task called ``reviews``."""
+    return "".join(part.capitalize() for part in task.replace("-", "_").split("_")) + "Server"
 
 # ------------------------------------------------------------------------------------------- arguments
 
@@ -36,13 +30,11 @@ class ReloadConfig(BaseModel):
 
     alias: str = "champion"  # the registry alias to follow
     model_version: str | None = None  # a pinned registry version; wins over the alias
-    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)  # sentiment: p >= threshold is "positive"
     max_batch_size: int = Field(default=32, ge=1)  # requests per forward pass
     # 0: a batch is what already waits; a fixed wait costs a lone client (DESIGN.md)
     batch_wait_timeout_s: float = Field(default=0.0, ge=0.0, le=1.0)
-    max_texts: int = Field(default=64, ge=1)  # sentiment: texts per request
-    max_rows: int = Field(default=10_000, ge=1)  # forecast: weather rows per request
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)  # larger bodies get 413 before they are parsed
+    options: dict[str, Any] = Field(default_factory=dict)  # the task's Options (threshold, per-request limits)
 
 
 class ServeArgs(ReloadConfig):
@@ -52,7 +44,7 @@ class ServeArgs(ReloadConfig):
     place by ``reconfigure``); the others need new replicas.
     """
 
-    task: TaskName
+    task: str  # a registered task (seqlab.tasks.TASKS)
     name: str | None = None  # Serve application name; None: the task name
     route_prefix: str | None = None  # None: "/<name>"
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db
@@ -72,8 +64,18 @@ class ServeArgs(ReloadConfig):
             raise ValueError(f"must be >= 1 or 'auto', got {v}")
         return v
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str) -> str:
+        from seqlab.tasks import TASKS
+
+        if v not in TASKS:
+            raise ValueError(f"unknown task {v!r}; choose one of: {', '.join(sorted(TASKS))}")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> ServeArgs:
+        task_options(self.task, self.options)  # a typo in options fails here, not in a replica
         if self.autoscaling_config is not None and isinstance(self.num_replicas, int):
             raise ValueError("give num_replicas or autoscaling_config, not both (or num_replicas: auto)")
         if self.max_ongoing_requests < self.max_batch_size:
@@ -109,7 +111,7 @@ class ServeArgs(ReloadConfig):
     def deployment_options(self) -> dict[str, Any]:
         """Serve deployment options (also a config file's ``deployments`` entry); ``user_config`` included."""
         options: dict[str, Any] = {
-            "name": SERVER_NAMES[self.task],
+            "name": server_name(self.task),
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "ray_actor_options": {"num_cpus": self.num_cpus},
@@ -125,12 +127,18 @@ class ServeArgs(ReloadConfig):
         return options
 
 
+def _all_tasks() -> list[str]:
+    from seqlab.tasks import TASKS
+
+    return sorted(TASKS)
+
+
 class HealthArgs(BaseModel):
     """The root application: ``/healthz`` and ``/readyz`` over the model applications named in ``apps``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    apps: list[str] = Field(default_factory=lambda: ["sentiment", "forecast"])
+    apps: list[str] = Field(default_factory=_all_tasks)  # application names (default: one per task)
     timeout_s: float = Field(default=2.0, gt=0.0)  # per app status call
 
 
@@ -153,71 +161,22 @@ def validate_args(model: type[BaseModel], args: Any, origin: str) -> Any:
         raise ConfigError(f"invalid serve args ({origin}):\n" + "\n".join(lines)) from None
 
 
-# -------------------------------------------------------------------------------------- requests/replies
+def task_options(task: str, options: dict[str, Any] | BaseModel) -> BaseModel:
+    """``options`` validated as ``task``'s ``Options`` (raises ValueError naming each bad key)."""
+    from seqlab.tasks import TASKS
+
+    model = TASKS[task].Options
+    if isinstance(options, model):
+        return options
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        allowed = ", ".join(sorted(model.model_fields)) or "none"
+        bad = "; ".join(f"options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{bad} (options of task {task!r}: {allowed})") from None
 
 
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("text is empty or whitespace-only; send the review's words")
-    return text
-
-
-class SentimentRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"texts": ["A wonderful, moving film."]}]}
-    )
-
-    texts: list[Annotated[str, AfterValidator(_not_blank)]] = Field(
-        min_length=1,
-        description="reviews, one string each; the per-request limit is in /info (limits.max_texts)",
-    )
-
-
-class SentimentPrediction(BaseModel):
-    probability: float = Field(description="probability that the text is positive")
-    label: Literal["positive", "negative"]
-    tokens: int = Field(description="words in the text")
-    truncated: bool = Field(
-        description="the text had more words than the window; only the last `maxlen` were read"
-    )
-
-
-class SentimentResponse(BaseModel):
-    model: str = Field(description="registered model name that answered")
-    version: str = Field(description="its registry version")
-    maxlen: int = Field(description="the model's window in words")
-    predictions: list[SentimentPrediction] = Field(description="one per text, in request order")
-
-
-def _check_row(row: dict[str, Any]) -> dict[str, Any]:
-    # JSON parsers accept NaN/Infinity; neither is a measurement, and a non-finite reply cannot be JSON.
-    for key, value in row.items():
-        if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
-            raise ValueError(f"{key}: expected a number (or a time string), got {value!r}")  # noqa: TRY004  # pydantic reports ValueError
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{key}: expected a finite number, got {value!r}")
-    return row
-
-
-class ForecastRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rows: list[Annotated[dict[str, Any], AfterValidator(_check_row)]] = Field(
-        min_length=1,
-        description="weather rows in any order, each with `time` (ISO 8601) and every feature in /info; "
-        "at least `lookback` rows",
-    )
-
-
-class ForecastResponse(BaseModel):
-    model: str
-    version: str
-    prediction: float = Field(description="the target `delay` rows after the last row")
-    unit: str
-    target: str = Field(description="the predicted column")
-    last_time: str = Field(description="time of the latest row sent (UTC, ISO 8601)")
-    target_time: str = Field(description="time the prediction is for (UTC, ISO 8601)")
-    delay: int = Field(description="rows between last_time and target_time")
+# ------------------------------------------------------------------------------------------------ replies
 
 
 class ReadyResponse(BaseModel):
@@ -227,14 +186,21 @@ class ReadyResponse(BaseModel):
     reason: str | None = None
 
 
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: ``detail`` says what is wrong, where, and what is allowed."""
+
+    detail: str | list[dict[str, Any]] = Field(description="the reason, or one entry per invalid field")
+    message: str | None = Field(default=None, description="the invalid fields in one line (422)")
+
+
 class InfoResponse(BaseModel):
-    task: TaskName
+    task: str
     model: str
     version: str
     run_id: str | None
     alias: str | None = Field(description="the alias followed; None when a version is pinned")
-    window: dict[str, float | int]
-    features: list[str]
+    window: dict[str, float | int] = Field(description="what the model reads of a request")
+    features: list[str] = Field(description="the fields a request item needs")
     metrics: dict[str, float] = Field(description="best validation metrics at training time")
     limits: dict[str, int]
-    threshold: float | None = None
+    options: dict[str, Any] = Field(description="the task's settings in force (e.g. a threshold)")

@@ -10,22 +10,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from seqlab.registry import model_name
-from seqlab.serve.model import (
-    ModelUnavailable,
-    ServedModel,
-    load_served_model,
-    predict_rows,
-    predict_texts,
-    resolve_version,
-)
-from seqlab.serve.schemas import InfoResponse, ReloadConfig, ServeArgs, validate_args
+from seqlab.errors import ConfigError
+from seqlab.serve.model import ModelUnavailable, ServedModel, check_task, load_served_model, resolve_version
+from seqlab.serve.schemas import InfoResponse, ReloadConfig, ServeArgs, task_options, validate_args
+from seqlab.tasks import get_task
 from seqlab.tracking import resolve_tracking_uri
+from seqlab.tracking.registry import model_name
 
 logger = logging.getLogger("ray.serve")
 
@@ -70,9 +66,11 @@ class ModelService:
     def __init__(self, args: ServeArgs | dict[str, Any]) -> None:
         self.args: ServeArgs = validate_args(ServeArgs, args, "serve args")
         self.task = self.args.task
+        self.task_def = get_task(self.task)
         self.uri = resolve_tracking_uri(self.args.tracking_uri)
         self.name = model_name(self.task, self.args.registered_model)
         self.settings = self.args.reload_config()
+        self.options: Any = task_options(self.task, self.settings.options)
         self.served: ServedModel | None = None
         self.reason: str = "the model is not loaded yet"
         self.last_error: str | None = None
@@ -104,7 +102,7 @@ class ModelService:
         if target is None:
             return None
         version, run_id, alias = target
-        served = load_served_model(self.uri, self.name, s.alias, version, run_id)
+        served = load_served_model(self.uri, self.name, s.alias, version, run_id, task=self.task)
         return ServedModel(served.loaded, served.name, served.version, served.run_id, alias)
 
     def _use(self, served: ServedModel) -> None:
@@ -138,7 +136,8 @@ class ModelService:
         self.last_error = None
 
     def use(self, served: ServedModel) -> None:
-        """Serve an already loaded model (tests)."""
+        """Serve an already loaded model (tests). Raises ModelUnavailable for a model of another task."""
+        check_task(served, self.task)
         self._use(served)
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -163,7 +162,11 @@ class ModelService:
         s: ReloadConfig = (
             self.settings if settings is None else validate_args(ReloadConfig, settings, "user_config")
         )
-        self.settings = s
+        try:
+            options = task_options(self.task, s.options)
+        except ValueError as exc:
+            raise ConfigError(f"invalid user_config: {exc}") from None
+        self.settings, self.options = s, options
         if hasattr(self._batched, "set_max_batch_size"):
             self._batched.set_max_batch_size(s.max_batch_size)
             self._batched.set_batch_wait_timeout_s(s.batch_wait_timeout_s)
@@ -171,12 +174,12 @@ class ModelService:
 
     # ---------------------------------------------------------------------------------------- predicting
 
-    async def predict(self, item: Any) -> tuple[ServedModel, Any]:
-        """One request's input (texts or rows) -> (the model that answered, its answer).
+    async def predict(self, item: Any) -> tuple[ServedModel, dict[str, Any]]:
+        """One request (the task's ``Request``) -> (the model that answered, its answer's fields).
 
         Raises:
             ModelUnavailable: no model loaded (503).
-            DataError: the input cannot be read (422).
+            DataError: the request cannot be answered (422). ModelOutputError: a non-finite answer (503).
         """
         if self.served is None:
             raise ModelUnavailable(self.reason)
@@ -215,13 +218,10 @@ class ModelService:
                 taken.append((items, waiter))
                 n += len(items)
             flat = [item for items, _ in taken for item in items]
-            try:
-                if self.task == "sentiment":
-                    outs: list[Any] = await loop.run_in_executor(
-                        self._executor, predict_texts, served, flat, self.settings.threshold
-                    )
-                else:
-                    outs = await loop.run_in_executor(self._executor, predict_rows, served, flat)
+            try:  # the task's batch predictor: one forward pass, one answer or error per request
+                outs: list[Any] = await loop.run_in_executor(
+                    self._executor, served.loaded.predictor, flat, self.options
+                )
             except Exception as exc:  # noqa: BLE001  # every waiter of this pass gets it; the loop goes on
                 for _, waiter in taken:
                     if not waiter.done():
@@ -255,26 +255,24 @@ class ModelService:
         s = self.served
         if s is None:
             raise ModelUnavailable(self.reason)
+        reported = s.loaded.predictor.info(self.options)
         limits = {
             "max_body_bytes": self.settings.max_body_bytes,
             "max_batch_size": self.settings.max_batch_size,
+            **reported["limits"],
         }
-        limits.update(
-            {"max_texts": self.settings.max_texts}
-            if self.task == "sentiment"
-            else {"max_rows": self.settings.max_rows, "min_rows": int(s.window()["lookback"])}
-        )
         return InfoResponse(
             task=self.task,
             model=s.name,
             version=s.version,
             run_id=s.run_id,
             alias=s.alias,
-            window=s.window(),
-            features=s.features(),
+            window=reported["window"],
+            features=reported["features"],
             limits=limits,
             metrics={
-                k: float(v) for k, v in s.loaded.metrics.items() if k.startswith("val_") or k == "epoch"
+                k: float(v) for k, v in s.loaded.metrics.items()
+                if (k.startswith("val_") or k == "epoch") and math.isfinite(float(v))  # JSON has no NaN
             },
-            threshold=self.settings.threshold if self.task == "sentiment" else None,
+            options=reported["options"],
         )

@@ -1,13 +1,57 @@
-"""The tasks seqlab knows. A new task is a new module here and one line in ``TASKS``."""
+"""The tasks seqlab knows: ``TASKS`` maps a task's name to its :class:`Task` class.
+
+The packaged tasks are ``seqlab.tasks.sentiment`` and ``seqlab.tasks.forecast``. More tasks need no change
+to seqlab: name the modules that define them in the environment variable ``SEQLAB_TASK_MODULES``
+(comma-separated import paths, e.g. ``SEQLAB_TASK_MODULES=mylab.topics``). Importing ``seqlab.tasks``
+imports each of them and registers every :class:`Task` subclass with a ``name`` that it defines.
+
+Ray Train workers, Tune trials and Serve replicas are other processes: each imports ``seqlab.tasks`` and so
+sees the same registry, provided the variable is set where Ray starts (before a local ``ray.init``, whose
+worker processes inherit this process's environment, or before ``ray start``) or passed to a job in its
+runtime environment (``ray job submit --runtime-env-json '{"env_vars": {"SEQLAB_TASK_MODULES": ...}}'``),
+and the modules are importable there (installed, on ``PYTHONPATH``, or in the job's ``working_dir``).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+
 from seqlab.errors import ConfigError
-from seqlab.tasks.base import Prepared, Task
+from seqlab.tasks.base import BatchPredictor, Prepared, Task
 from seqlab.tasks.forecast import ForecastTask
 from seqlab.tasks.sentiment import SentimentTask
 
+TASK_MODULES_ENV = "SEQLAB_TASK_MODULES"
+
 TASKS: dict[str, type[Task]] = {"forecast": ForecastTask, "sentiment": SentimentTask}
+
+
+def _register_modules(spec: str) -> None:
+    """Import every module named in ``spec`` and add the Task subclasses it defines to ``TASKS``."""
+    for module_name in (m.strip() for m in spec.split(",")):
+        if not module_name:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"{TASK_MODULES_ENV}: cannot import task module {module_name!r} ({exc}); set it to "
+                f"importable module paths, comma-separated"
+            ) from None
+        found = [v for v in vars(module).values()
+                 if isinstance(v, type) and issubclass(v, Task) and v.__module__ == module.__name__
+                 and isinstance(getattr(v, "name", None), str)]
+        if not found:
+            raise ConfigError(f"{TASK_MODULES_ENV}: module {module_name!r} defines no Task subclass with a name")
+        for cls in found:
+            if cls.name in TASKS and TASKS[cls.name] is not cls:
+                raise ConfigError(f"{TASK_MODULES_ENV}: task name {cls.name!r} of {module_name} is taken by "
+                                  f"{TASKS[cls.name].__module__}")
+            TASKS[cls.name] = cls
+
+
+_register_modules(os.environ.get(TASK_MODULES_ENV, ""))
 
 
 def get_task(name: str) -> Task:
@@ -21,4 +65,4 @@ def get_task(name: str) -> Task:
     return TASKS[name]()
 
 
-__all__ = ["TASKS", "Prepared", "Task", "get_task"]
+__all__ = ["TASKS", "TASK_MODULES_ENV", "BatchPredictor", "Prepared", "Task", "get_task"]

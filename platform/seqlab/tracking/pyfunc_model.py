@@ -6,6 +6,6 @@ an object.
 
 import mlflow.models
 
-from seqlab.pyfunc import SeqlabPyfunc
+from seqlab.tracking.pyfunc import SeqlabPyfunc
 
 mlflow.models.set_model(SeqlabPyfunc())

@@ -6,14 +6,12 @@ Rules (never broken by seqlab):
 * ``champion`` moves only when the candidate beats the champion's validation metric on the same validation
   data (same data fingerprint); the old champion keeps its version and gets ``previous``.
 
-    seqlab promote --task sentiment --run <run id>
+    seqlab promote --task <task> --run <run id>
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import math
 import sys
 from collections.abc import Iterator
@@ -22,27 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqlab import tracking
+from seqlab.tracking import runs as tracking
 from seqlab.errors import TrackingError
 from seqlab.tasks import get_task
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
+# The run tag holding ``Task.data_fingerprint(cfg)``: a hash of the data file's content and of every setting
+# that decides the validation examples. A model validated on other examples has a number that cannot be compared.
 FINGERPRINT_TAG = "seqlab.data_fingerprint"
-
-# The data settings that decide what the validation split is. A model validated with other settings was
-# scored on other examples, so its number cannot be compared.
-_VALIDATION_KEYS = {
-    "sentiment": ("source", "path", "val_fraction", "test_fraction", "val_samples", "seed"),
-    "forecast": ("source", "path", "station", "target", "delay", "train_fraction", "val_fraction", "resample"),
-}
-
-
-def data_fingerprint(task: str, data: dict[str, Any]) -> str:
-    """A short hash of the data settings that define the validation split of ``task``."""
-    keys = _VALIDATION_KEYS[task]
-    blob = json.dumps({k: data.get(k) for k in keys}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def model_name(task: str, configured: str | None = None) -> str:
@@ -74,7 +60,7 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
 
     Args:
         uri: MLflow tracking/registry URI.
-        task_name: ``sentiment`` or ``forecast``.
+        task_name: a registered task (``seqlab.tasks.TASKS``).
         run_id: the finished training (or trial) run whose ``model`` artefact is the candidate.
         registered_name: default ``seqlab-<task>``.
         force: promote even if not better (still never overwrites a version).
@@ -115,7 +101,8 @@ def _refusal(current: Any, task: Any, value: float, fingerprint: str, force: boo
     if current is None or force:
         return None
     champion_value = float(current.tags.get("seqlab.metric_value", "nan"))
-    if current.tags.get(FINGERPRINT_TAG, "") != fingerprint:
+    # a missing fingerprint (a model from before fingerprints) matches nothing, not even another missing one
+    if not (fingerprint and current.tags.get(FINGERPRINT_TAG, "") == fingerprint):
         return (f"champion v{current.version} was validated on other data (fingerprint "
                 f"{current.tags.get(FINGERPRINT_TAG)} vs {fingerprint}); use --force to replace it anyway")
     if not task.is_better(value, champion_value):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from seqlab import tracking
+from seqlab.tracking import runs as tracking
 
 
 def trials_frame(trials: list[dict[str, Any]]) -> pd.DataFrame:

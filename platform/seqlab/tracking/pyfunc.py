@@ -1,8 +1,9 @@
 """The MLflow model: a seqlab checkpoint wrapped as a pyfunc that predicts from raw input.
 
-``mlflow.pyfunc.load_model(uri).predict(["a great film"])`` answers a sentiment model;
-``.predict(frame_of_weather_rows)`` answers a forecast model. The preprocessing fitted at training time
-is inside the checkpoint, so serving and offline prediction cannot drift from training.
+``mlflow.pyfunc.load_model(uri).predict(raw)`` answers with the task's batch predictor, the one a Serve
+replica calls too, here with a batch of one request: ``raw`` is what the task's ``pyfunc_request`` reads
+(texts; a DataFrame of weather rows). The preprocessing fitted at training time is inside the checkpoint, so
+serving and offline prediction cannot drift from training.
 This module is on the serving path: it imports tasks and models, never the trainer.
 """
 
@@ -30,7 +31,19 @@ class LoadedModel:
         self.module.load_state_dict(state["best_model_state"])
         self.module.eval()
         self.metrics: dict[str, float] = dict(state.get("best_metrics", {}))
-        self.predict = self.task.predictor(self.module, self.preprocessing)
+        self.predictor = self.task.predictor(self.module, self.preprocessing)
+
+    def predict(self, model_input: Any, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One request from ``model_input`` through the batch predictor; its answer as rows.
+
+        Raises:
+            DataError: the input is invalid (naming the field). ModelOutputError: a non-finite answer.
+        """
+        request = self.task.pyfunc_request(model_input)
+        (answer,) = self.predictor([request], self.task.Options.model_validate(options or {}))
+        if isinstance(answer, Exception):
+            raise answer
+        return self.task.pyfunc_rows(answer)
 
     @classmethod
     def from_checkpoint(cls, path: str) -> LoadedModel:
@@ -44,7 +57,8 @@ class SeqlabPyfunc(mlflow.pyfunc.PythonModel):
         self.loaded = LoadedModel.from_checkpoint(context.artifacts["checkpoint"])
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        """Texts (list, Series or a DataFrame with ``text``) or a DataFrame of weather rows -> a DataFrame."""
-        if isinstance(model_input, pd.DataFrame) and self.loaded.cfg.task == "sentiment" and "text" not in model_input:
-            model_input = model_input.iloc[:, 0].tolist()  # a list of strings arrives as a one-column frame
-        return pd.DataFrame(self.loaded.predict(model_input))
+        """The task's raw input (see its ``pyfunc_request``) -> a DataFrame of its answer's rows.
+
+        ``params`` may carry the task's options (its ``Options`` model, e.g. a decision threshold).
+        """
+        return pd.DataFrame(self.loaded.predict(model_input, dict(params or {})))
