@@ -35,7 +35,8 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 
 def _env(uri: str, tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "SEQLAB_STORAGE_PATH": str(tmp_path / "store"),
-           "PYTHONPATH": str(ROOT / "platform"), "RAY_USAGE_STATS_ENABLED": "0"}
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "platform"), os.environ.get("PYTHONPATH")) if p),
+           "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)  # each child starts (and must stop) its own local Ray
     return env
 
@@ -81,7 +82,9 @@ def test_signal_mid_training_stops_the_job_and_closes_its_run(sig: int, status: 
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None and not checkpoint_dirs(run_dir):
         time.sleep(0.3)
-    assert proc.poll() is None and checkpoint_dirs(run_dir), "training did not get under way"
+    if proc.poll() is not None or not checkpoint_dirs(run_dir):
+        proc.kill()
+        raise AssertionError(f"training did not get under way: {proc.stderr.read()[-3000:] if proc.stderr else ''}")
     family = psutil.Process(proc.pid).children(recursive=True)
     rc, took = _stop(proc, sig, family)
     assert took < 10, f"took {took:.1f} s to stop"
