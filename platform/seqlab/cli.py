@@ -62,7 +62,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     import yaml
 
-    cfg = load_config(args.config, args.overrides)  # validated before any Ray resource is asked for
+    overrides = [*args.overrides, *(["train.force_new=true"] if args.force_new else [])]
+    cfg = load_config(args.config, overrides)  # validated before any Ray resource is asked for
     print("[seqlab] resolved config:\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False), flush=True)
     started, t0 = time.time(), time.perf_counter()
     init_ray(dashboard=args.dashboard)
@@ -145,11 +146,8 @@ def _serve_forever() -> None:
     import time
 
     print("[seqlab] serving; press Ctrl-C to stop", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+    while True:  # Ctrl-C raises KeyboardInterrupt here; main() stops Ray and exits 130
+        time.sleep(3600)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -188,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one config on Ray Train, tracked in MLflow")
     p.add_argument("--config", required=True)
     p.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with a local Ray")
+    p.add_argument("--force-new", action="store_true",
+                   help="start afresh even if train.run_name has checkpoints (the old run folder is kept, renamed)")
     p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. train.num_workers=2")
 
     p = sub.add_parser("tune", help="run a Ray Tune sweep (YAML: base config + search space)")
@@ -223,6 +223,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SeqlabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: runs were closed as KILLED on the way up
+        print("[seqlab] interrupted; stopping", file=sys.stderr, flush=True)
+        _stop_ray()
+        return 130
+
+
+def _stop_ray() -> None:
+    """Stop the local Ray this process started (its raylet, workers, Serve); only disconnect from a cluster."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 if __name__ == "__main__":

@@ -10,13 +10,23 @@ collected and raised once as a :class:`~seqlab.errors.ConfigError`.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seqlab.errors import ConfigError
+
+MAX_HIDDEN = 4096
+MAX_HASH_BUCKETS = 2**24
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def is_plain_name(name: str) -> bool:
+    """A run or sweep name that stays one folder under the storage path (``../x`` or ``/x`` would escape)."""
+    return bool(_PLAIN_NAME.fullmatch(name)) and ".." not in name
 
 SENTIMENT_MODELS = ("flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag")
 FORECAST_MODELS = ("dense", "gru", "lstm", "conv1d", "conv1d_gru")
@@ -57,7 +67,9 @@ class SentimentModelConfig(_Strict):
     embedding: Literal["learned", "glove"] = "learned"
     embed_dim: int = Field(32, ge=1)  # must equal the GloVe dimension when embedding is 'glove'
     freeze_embedding: bool = False  # the chapter freezes pretrained vectors
-    hidden: int = Field(32, ge=1)  # recurrent units, or the dense layer after Flatten
+    # Upper bounds catch a typo (an extra zero or two) before it asks for gigabytes: a GRU layer of 4096 units
+    # already holds ~100M weights; 2^24 hashed n-gram rows of embed_dim 32 take 2 GiB plus Adam's 4 GiB.
+    hidden: int = Field(32, ge=1, le=MAX_HIDDEN)  # recurrent units, or the dense layer after Flatten
     layers: int = Field(1, ge=1, le=4)
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
@@ -65,7 +77,7 @@ class SentimentModelConfig(_Strict):
     conv_kernel: int = Field(7, ge=1)
     pool: int = Field(5, ge=1)
     ngrams: int = Field(2, ge=1, le=3)  # ngram_bag: words plus hashed 2-grams (and 3-grams)
-    hash_buckets: int = Field(2**18, ge=1)  # ngram_bag: rows for hashed n-grams (the hashing trick)
+    hash_buckets: int = Field(2**18, ge=1, le=MAX_HASH_BUCKETS)  # ngram_bag: rows for hashed n-grams (hashing trick)
     binary_bag: bool = False  # ngram_bag: each word / n-gram counts once per review (a set, not a multiset)
 
     @model_validator(mode="after")
@@ -142,7 +154,7 @@ class ForecastModelConfig(_Strict):
     """The chapter's forecasting models; ``name`` picks one."""
 
     name: Literal["dense", "gru", "lstm", "conv1d", "conv1d_gru"] = "gru"
-    hidden: int = Field(32, ge=1)
+    hidden: int = Field(32, ge=1, le=MAX_HIDDEN)  # bounded like the sentiment models' hidden
     layers: int = Field(1, ge=1, le=4)  # stacked recurrent layers
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the inputs of each recurrent layer
@@ -163,18 +175,28 @@ class TrainConfig(_Strict):
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0.0, le=1.0)
     optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
-    weight_decay: float = Field(0.0, ge=0.0)
+    weight_decay: float = Field(0.0, ge=0.0, allow_inf_nan=False)  # .inf would pass ge=0 and zero every weight
     max_steps_per_epoch: int | None = Field(None, ge=1)  # caps an epoch (the book's steps_per_epoch)
     patience: int | None = Field(None, ge=1)  # early stopping on the validation metric; None = off
     num_workers: int = Field(1, ge=1)
     use_gpu: bool = False
-    cpus_per_worker: float = Field(1.0, gt=0.0)
+    cpus_per_worker: float = Field(1.0, gt=0.0, le=1024.0, allow_inf_nan=False)  # .inf: no node could fit it
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"  # SPREAD: across nodes
     torch_threads: int | None = Field(None, ge=1)  # None: cpus_per_worker rounded
     max_failures: int = Field(2, ge=0)
     storage_path: str | None = None  # absolute path or URI; None = ~/ray_results
-    run_name: str | None = None  # same name + same storage resumes a stopped run
-    seed: int = 0
+    # same name + same storage resumes a stopped run; a folder name under storage_path, never a path
+    run_name: str | None = None
+    force_new: bool = False  # start afresh even if run_name has checkpoints (the old folder is kept, renamed)
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's and torch's seeders take 0 .. 2^32-1 (-1 fails mid-run)
+
+    @field_validator("run_name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        if name is not None and not is_plain_name(name):
+            raise ValueError("must be a plain folder name (letters, digits, '-', '_', '.'; starting with a letter "
+                             "or digit; no '..'; at most 128 characters), not a path")
+        return name
 
 
 class TrackingConfig(_Strict):

@@ -25,12 +25,15 @@ import numpy as np
 import torch
 
 from seqlab import tracking
-from seqlab.checkpoint import load_state, save_state
+from seqlab.checkpoint import check_resume, load_state, resume_hashes, save_state
 from seqlab.console import PROGRESS_EVERY_S, Clock, epoch_line, progress_line
+from seqlab.resume import check_resumable, reopen_run, set_aside
+from seqlab.resume import checkpoint_dirs, latest_checkpoint  # noqa: F401  (public here before resume.py)
 from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
 from seqlab.tracking.registry import FINGERPRINT_TAG
-from seqlab.errors import CheckpointError, ConfigError, SeqlabError
+from seqlab.errors import ConfigError, SeqlabError
 from seqlab.optim import build_optimizer
+from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
 
 AnyConfig = SentimentConfig | ForecastConfig
@@ -108,6 +111,7 @@ def run_epochs(cfg: AnyConfig, prepared: Prepared, *, rank: int = 0, world: int 
     n_train = len(prepared.train) // world * world  # equal shards: DDP needs the same step count everywhere
     val_positions = np.array_split(np.arange(len(prepared.val)), world)[rank]
     raw_module = module
+    hashes = resume_hashes(config_to_dict(cfg), prepared.preprocessing) if rank == 0 else {}
 
     for epoch in range(state["epoch"] + 1, tc.epochs + 1):
         if tc.patience is not None and state["epochs_since_best"] >= tc.patience:
@@ -161,7 +165,8 @@ def run_epochs(cfg: AnyConfig, prepared: Prepared, *, rank: int = 0, world: int 
             full = None
             if rank == 0:
                 full = {**state, "model_state": raw_module.state_dict(), "optimizer_state": optimizer.state_dict(),
-                        "preprocessing": prepared.preprocessing, "config": config_to_dict(cfg)}
+                        "preprocessing": prepared.preprocessing, "config": config_to_dict(cfg),
+                        "resume_hash": hashes}
             report(metrics, full)  # [3] report
         if tc.patience is not None and state["epochs_since_best"] >= tc.patience:
             break
@@ -187,11 +192,14 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
             resume = load_state(d, task=cfg.task, model=cfg.model.name)
 
     uri, run_id = config.get("mlflow_uri"), config.get("mlflow_run_id")
+    # after a restart, epochs past the checkpoint run again: log each epoch once, as first computed
+    logged = {int(m.step) for m in tracking.client(uri).get_metric_history(run_id, "epoch_s")} \
+        if rank == 0 and resume is not None and uri and run_id else set()
 
     def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
         if rank == 0:
             print(epoch_line(metrics, cfg.train.epochs), flush=True)
-            if uri and run_id:
+            if uri and run_id and int(metrics["epoch"]) not in logged:
                 tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
                                      step=int(metrics["epoch"]))
         if state is None:
@@ -250,22 +258,6 @@ def check_resources(cfg: AnyConfig) -> None:
         )
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    dirs = sorted((p for p in run_dir.glob("checkpoint_*") if (p / "state.pt").is_file()), key=lambda p: p.stat().st_mtime)
-    return dirs[-1] if dirs else None
-
-
-def _check_resumable(cfg: AnyConfig, run_dir: Path) -> str | None:
-    """If ``run_dir`` holds a previous run, check its checkpoint fits this config; return its MLflow run id."""
-    last = latest_checkpoint(run_dir) if run_dir.is_dir() else None
-    if last is not None:
-        load_state(last, task=cfg.task, model=cfg.model.name)  # raises CheckpointError, touches nothing
-    elif run_dir.is_dir() and any(run_dir.glob("checkpoint_*")):
-        raise CheckpointError(f"run folder {run_dir} holds checkpoint folders without {'state.pt'}: not a seqlab run")
-    marker = run_dir / "seqlab_mlflow_run_id"
-    return marker.read_text().strip() if marker.is_file() else None
-
-
 def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_id: str | None = None,
                    tags: dict[str, str] | None = None, existing_run_id: str | None = None) -> tuple[str, str]:
     """Create (or reuse) the MLflow run of one training; return ``(uri, run_id)``."""
@@ -286,6 +278,9 @@ def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], c
     """Held-out test metrics of the best weights; curves, model and final metrics to MLflow."""
     clock = clock or Clock()
     task = get_task(cfg.task)
+    if state["best_model_state"] is None:  # every epoch's metric was NaN/inf: nothing worth keeping
+        raise SeqlabError(f"training run {name}: no epoch gave a finite {task.metric} (the model diverged); "
+                          f"try a lower train.lr")
     test_metrics = evaluate_test(cfg, task, prepared, state)
     clock.lap("test_evaluation")
     model_uri = None
@@ -312,38 +307,71 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
     Raises:
         ConfigError, DataError, TrackingError, CheckpointError: bad input, before training starts.
     """
-    import ray
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
     from seqlab.runtime import init_ray
 
     task = get_task(cfg.task)
     clock = Clock()
-    init_ray()  # joins $RAY_ADDRESS, else a local Ray (never a stray cluster of the machine)
-    clock.lap("ray_start")
-    check_resources(cfg)
     store = storage_path(cfg)
     name = name or default_run_name(cfg)
     run_dir = Path(store) / name
-    previous_run_id = _check_resumable(cfg, run_dir) if "://" not in store else None
-
+    if cfg.train.force_new and "://" in store:
+        raise ConfigError(f"train.force_new=true needs a local train.storage_path to set the old run aside, got "
+                          f"{store}; use another train.run_name instead")
+    if cfg.train.force_new:
+        set_aside(run_dir)
+    # A resume that does not fit is refused here, before Ray, data or MLflow is touched.
+    previous_run_id, previous, previous_path = check_resumable(cfg, run_dir) if "://" not in store else (None, None, None)
+    init_ray()  # joins $RAY_ADDRESS, else a local Ray (never a stray cluster of the machine)
+    clock.lap("ray_start")
+    check_resources(cfg)
     clock.lap("checks")
     if track:
         tracking.check_store(tracking.resolve_tracking_uri(cfg.tracking.tracking_uri))
         clock.lap("mlflow_store")
     prepared = prepared if prepared is not None else task.prepare(cfg)
     clock.lap("data_prepare")
+    if previous is not None:  # same settings, but are the data files still the ones it was fitted on?
+        check_resume(previous, config_to_dict(cfg), str(previous_path), prepared.preprocessing)
     uri = run_id = None
+    keep_finished = False  # a resumed run that had FINISHED stays FINISHED whatever happens now
     if track:
         uri, run_id = start_tracking(cfg, prepared, name, parent_run_id=parent_run_id, tags=tags,
                                      existing_run_id=previous_run_id)
+        if previous_run_id:
+            keep_finished = reopen_run(uri, run_id)
         if "://" not in store:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "seqlab_mlflow_run_id").write_text(run_id)
     clock.lap("mlflow_run")
+    try:
+        trainer = _trainer(cfg, prepared, name, store, uri, run_id, callbacks)
+        result = keeping_signals(trainer.fit)  # Ray Train's SIGINT handler never replaces ours
+        if result.checkpoint is None:
+            raise SeqlabError(f"training run {name} ended without a checkpoint")
+        with result.checkpoint.as_directory() as d:
+            state = load_state(d, task=cfg.task, model=cfg.model.name)
+            local = Path(tempfile.mkdtemp(prefix="seqlab-ckpt-")) / "state.pt"
+            local.write_bytes((Path(d) / "state.pt").read_bytes())
+        clock.lap("fit")
+        training = finish_training(cfg, prepared, state, local, uri, run_id, name, clock)
+        training.timing = clock.split_fit(state["history"])
+        return training
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a failure in training, test evaluation or model logging
+        if uri is not None and run_id is not None and not keep_finished:
+            tracking.end_run(uri, run_id, run_status(exc))
+        cause = _seqlab_cause(exc) if isinstance(exc, Exception) else None
+        if cause is not None:
+            raise cause from None
+        raise
 
-    trainer = TorchTrainer(
+
+def _trainer(cfg: AnyConfig, prepared: Prepared, name: str, store: str, uri: str | None, run_id: str | None,
+             callbacks: list[Any] | None) -> Any:
+    import ray
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    return TorchTrainer(
         train_fn_per_worker,
         train_loop_config={"cfg": config_to_dict(cfg), "data": ray.put(prepared), "mlflow_uri": uri,
                            "mlflow_run_id": run_id},
@@ -358,25 +386,6 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
             # Ray Train's own INFO lines (each report, each checkpoint) drown the epoch lines
             logging_config=ray.train.LoggingConfig(log_level="WARNING")),
     )
-    try:
-        result = trainer.fit()
-    except Exception as exc:
-        if uri is not None and run_id is not None:
-            tracking.end_run(uri, run_id, "FAILED")
-        cause = _seqlab_cause(exc)
-        if cause is not None:
-            raise cause from None
-        raise
-    if result.checkpoint is None:
-        raise SeqlabError(f"training run {name} ended without a checkpoint")
-    with result.checkpoint.as_directory() as d:
-        state = load_state(d, task=cfg.task, model=cfg.model.name)
-        local = Path(tempfile.mkdtemp(prefix="seqlab-ckpt-")) / "state.pt"
-        local.write_bytes((Path(d) / "state.pt").read_bytes())
-    clock.lap("fit")
-    result = finish_training(cfg, prepared, state, local, uri, run_id, name, clock)
-    result.timing = clock.split_fit(state["history"])
-    return result
 
 
 def evaluate_test(cfg: AnyConfig, task: Task, prepared: Prepared, state: dict[str, Any]) -> dict[str, float]:

@@ -22,14 +22,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seqlab import tracking
-from seqlab.config import apply_overrides, flatten, read_yaml, validate_config
+from seqlab.config import apply_overrides, flatten, is_plain_name, read_yaml, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
 from seqlab.search_space import active_overrides, check_space, grid_points, space_problems
 from seqlab.search_space import tune_param_space
+from seqlab.signals import keeping_signals, run_status
+from seqlab.sweep_resume import SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, sha256_of, sweep_content
 from seqlab.tasks import get_task
 
 
@@ -52,6 +54,13 @@ class SweepConfig(BaseModel):
     experiment: str | None = None  # MLflow experiment; None = the base config's tracking.experiment
     promote: bool = True  # register the best trial and move 'champion' if it wins
     seed: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        if name is not None and not is_plain_name(name):  # it becomes a folder under the storage path
+            raise ValueError(f"must be a plain folder name (letters, digits, '-', '_', '.'; no '..'), got {name!r}")
+        return name
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
@@ -123,6 +132,7 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
     import ray.tune
 
     from seqlab.checkpoint import load_state, save_state
+    from seqlab.resume import reopen_and_backfill
     from seqlab.train import finish_training, run_epochs, start_tracking
 
     t_start = time.perf_counter()
@@ -141,30 +151,44 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
 
     torch.set_num_threads(cfg.train.torch_threads or max(1, int(cfg.train.cpus_per_worker)))
     prepared = _prepared_cached(_data_key(cfg))
-    uri, run_id = start_tracking(cfg, prepared, trial_name, parent_run_id=sweep["parent_run_id"], tags=tags)
     resume = None
     checkpoint = ray.tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             resume = load_state(d, task=cfg.task, model=cfg.model.name)
+    # A restored trial continues its own MLflow run (its id travels in the checkpoint) and logs each epoch
+    # once: the epochs that run already holds are not logged again when the restored trial repeats them.
+    previous_run = resume.get("mlflow_run_id") if resume is not None else None
+    uri, run_id = start_tracking(cfg, prepared, trial_name, parent_run_id=sweep["parent_run_id"], tags=tags,
+                                 existing_run_id=previous_run)
+    logged = reopen_and_backfill(uri, run_id, resume) if previous_run else set()
     loop_s = 0.0
     patience, epochs = cfg.train.patience, cfg.train.epochs
+    closed = False  # finish_training ended the run FINISHED
 
     def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
-        nonlocal loop_s
+        nonlocal loop_s, closed
         assert state is not None  # a single-process trial is rank 0
         loop_s += metrics["epoch_s"]
-        tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
-                             step=int(metrics["epoch"]))
+        if int(metrics["epoch"]) not in logged:
+            tracking.log_metrics(uri, run_id, {k: v for k, v in metrics.items() if v is not None and k != "epoch"},
+                                 step=int(metrics["epoch"]))
+        state["mlflow_run_id"] = run_id
         with tempfile.TemporaryDirectory() as tmp:
             file = save_state(tmp, state)
             if metrics["epoch"] >= epochs or (patience is not None and state["epochs_since_best"] >= patience):
                 # The last report: the scheduler may stop the trial inside it, so log the model first.
                 finish_training(cfg, prepared, state, file, uri, run_id, trial_name)
+                closed = True
             extra = {"trial_overhead_s": time.perf_counter() - t_start - loop_s}
             ray.tune.report({**metrics, **extra}, checkpoint=ray.tune.Checkpoint.from_directory(tmp))
 
-    run_epochs(cfg, prepared, resume=resume, report=report)
+    try:
+        run_epochs(cfg, prepared, resume=resume, report=report)
+    except BaseException as exc:  # an error FAILED; a stop (ASHA, Ctrl-C, the driver gone) KILLED
+        if not closed:
+            tracking.end_run(uri, run_id, run_status(exc))
+        raise
 
 
 def _trial_on_ray_train(cfg: Any, sweep: dict[str, Any], trial_name: str, tags: dict[str, str]) -> None:
@@ -204,40 +228,61 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
         ConfigError: resume asked for a sweep that does not exist.
         TrackingError: the MLflow store is unreachable.
     """
-    import ray
-    from ray import tune
-
-    from seqlab.tracking.registry import promote as promote_run
-
     # Trials checkpoint every epoch so a killed sweep can resume; Tune warns about the snapshots that causes.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Snapshot the experiment state every second (Tune's "auto" waits 10 s or more): a driver killed between
+    # snapshots resumes from a stale list of trials, and trials it had started or finished are lost.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     from seqlab.runtime import init_ray
 
-    init_ray()
     base = validate_config(sweep.base_tree, sweep.origin)
     task = get_task(base.task)
-    uri = tracking.resolve_tracking_uri(base.tracking.tracking_uri)
-    tracking.check_store(uri)
-    experiment = sweep.cfg.experiment or base.tracking.experiment
     storage = _storage(sweep)
     sched_name = scheduler or sweep.cfg.scheduler
     sweep_name = name or sweep.cfg.name or f"sweep-{base.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not is_plain_name(sweep_name):  # it becomes a folder under the storage path
+        raise ConfigError(f"sweep name {sweep_name!r} (--name or the sweep file's 'name') must be a plain folder "
+                          "name: letters, digits, '-', '_', '.', starting with a letter or digit, no '..'")
     sweep_dir = Path(storage) / sweep_name
     marker = sweep_dir / "seqlab_parent_run_id"
     if resume:
         if not marker.is_file():
             raise ConfigError(f"--resume: no sweep named {sweep_name!r} under {storage}; give the sweep's name")
+        check_unchanged(sweep, sweep_dir)  # before Ray or MLflow: trials would be rebuilt from the new file
+    init_ray()
+    uri = tracking.resolve_tracking_uri(base.tracking.tracking_uri)
+    tracking.check_store(uri)
+    experiment = sweep.cfg.experiment or base.tracking.experiment
+    if resume:
         parent_run_id = marker.read_text().strip()
         tracking.client(uri).update_run(parent_run_id, status="RUNNING")
     else:
         params = {"sweep.base": sweep.cfg.base, "sweep.searcher": sweep.cfg.searcher, "sweep.scheduler": sched_name,
                   "sweep.num_samples": sweep.cfg.num_samples, "sweep.max_concurrent_trials": sweep.cfg.max_concurrent_trials,
                   "sweep.space": json.dumps(sweep.cfg.space), "sweep.metric": task.metric}
+        content = sweep_content(sweep)
         parent_run_id = tracking.start_run(uri, experiment, sweep_name, params, sweep.cfg.model_dump(mode="json"),
                                            tags={"seqlab.task": base.task, "seqlab.sweep": sweep_name,
-                                                 "seqlab.kind": "sweep"})
+                                                 "seqlab.kind": "sweep", SWEEP_HASH_TAG: sha256_of(content)})
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / SWEEP_FILE).write_text(json.dumps(content, sort_keys=True, indent=1))
         marker.write_text(parent_run_id)
+
+    try:
+        return _fit_sweep(sweep, base, task, uri, experiment, storage, sweep_name, sweep_dir, parent_run_id,
+                          sched_name, resume, promote)
+    except BaseException as exc:  # the parent run ends KILLED on Ctrl-C/SIGTERM, FAILED on an error
+        tracking.end_run(uri, parent_run_id, run_status(exc))
+        raise
+
+
+def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, storage: str, sweep_name: str,
+               sweep_dir: Path, parent_run_id: str, sched_name: str, resume: bool, promote: bool | None) -> SweepResult:
+    """Build (or restore) the Tuner, run it, close trial runs, pick and promote the best, write the summary."""
+    import ray
+    from ray import tune
+
+    from seqlab.tracking.registry import promote as promote_run
 
     context = {"base_tree": sweep.base_tree, "uri": uri, "experiment": experiment, "parent_run_id": parent_run_id,
                "storage": storage, "name": sweep_name, "space": sweep.cfg.space}
@@ -266,15 +311,12 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
         )
     t0 = time.perf_counter()
-    grid = tuner.fit()
+    grid = keeping_signals(tuner.fit)  # Tune's SIGINT handler never replaces ours
     wall = time.perf_counter() - t0
     trials = _trial_rows(grid, task)
     _close_stopped_runs(uri, parent_run_id, trials)
     finished = [t for t in trials if t["status"] == "finished" and t.get("mlflow_run_id")]
-    best = None
-    for t in finished:
-        if best is None or task.is_better(t[f"best_{task.metric}"], best[f"best_{task.metric}"]):
-            best = t
+    best = best_trial(finished, task)
     promotion = None
     do_promote = sweep.cfg.promote if promote is None else promote
     if best is not None and do_promote:
@@ -287,6 +329,16 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
                                               "trials_finished": len(finished)}, step=0)
     tracking.end_run(uri, parent_run_id)
     return SweepResult(sweep_name, parent_run_id, trials, best, promotion, total_epochs, wall)
+
+
+def best_trial(trials: list[dict[str, Any]], task: Any) -> dict[str, Any] | None:
+    """The trial with the best finite ``best_<metric>``; NaN/inf rank worst, so such a trial is never best."""
+    key = f"best_{task.metric}"
+    best = None
+    for t in trials:
+        if key in t and task.is_better(float(t[key]), None if best is None else float(best[key])):
+            best = t
+    return best
 
 
 def _num_samples(sweep: Sweep) -> int:
@@ -338,7 +390,7 @@ def _trial_rows(grid: Any, task: Any) -> list[dict[str, Any]]:
         row.update({f"param.{k}": v for k, v in (result.config or {}).items()})
         if df is not None and len(df) and metric in df:
             values = df[metric].dropna()
-            row[f"best_{metric}"] = task.best(values.tolist()) if len(values) else math.nan
+            row[f"best_{metric}"] = task.best(values.tolist()) if len(values) else math.nan  # NaN/inf rank worst
             row["epochs"] = int(df["epoch"].max()) if "epoch" in df else len(df)
             row["loop_s"] = float(df["epoch_s"].sum()) if "epoch_s" in df else math.nan
             row["trial_overhead_s"] = float(df["trial_overhead_s"].iloc[-1]) if "trial_overhead_s" in df else math.nan

@@ -17,7 +17,7 @@ from seqlab.checkpoint import load_state
 from seqlab.config import load_config
 from seqlab.data.synthetic import synthetic_weather
 from seqlab.errors import CheckpointError, ConfigError, TrackingError
-from seqlab.train import run_training
+from seqlab.train import checkpoint_dirs, run_training
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,8 +83,9 @@ def test_worker_killed_mid_run_resumes_from_checkpoint(tmp_path: Path, mlflow_ur
     thread = threading.Thread(target=lambda: box.update(result=run_training(cfg)), daemon=True)
     thread.start()
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(run_dir.glob("checkpoint_*"))) < 3:
+    while time.time() < deadline and len(checkpoint_dirs(run_dir)) < 3:
         time.sleep(0.2)
+    assert len(checkpoint_dirs(run_dir)) >= 3, "training did not write 3 checkpoints before the deadline"
     victims = _train_workers()
     assert victims, "no training worker process found to kill"
     victims[-1].send_signal(signal.SIGKILL)
@@ -97,6 +98,9 @@ def test_worker_killed_mid_run_resumes_from_checkpoint(tmp_path: Path, mlflow_ur
     assert max(resumed) > 0, "training restarted from epoch 0 instead of the checkpoint"
     k = max(resumed)
     assert all(r == k for r in resumed[k:]) and all(r == 0 for r in resumed[:k])
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri)
+    steps = sorted(int(m.step) for m in client.get_metric_history(result.run_id, "val_mae"))  # type: ignore[attr-defined]
+    assert steps == list(range(1, 41))  # in MLflow too: each epoch logged once
 
 
 def test_corrupt_checkpoint_is_refused_and_left_untouched(tmp_path: Path, mlflow_uri: str) -> None:
@@ -115,7 +119,7 @@ def test_foreign_checkpoint_names_the_mismatch(tmp_path: Path, mlflow_uri: str) 
     other = _cfg("forecast", tmp_path, "train.run_name=mixed", "model.name=lstm")
     with pytest.raises(CheckpointError, match="holds model 'gru', not 'lstm'"):
         run_training(other, track=False)
-    state = load_state(next((tmp_path / "store" / "mixed").glob("checkpoint_*")))
+    state = load_state(checkpoint_dirs(tmp_path / "store" / "mixed")[0])
     assert state["config"]["model"]["name"] == "gru"
 
 

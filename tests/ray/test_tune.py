@@ -37,7 +37,9 @@ def _children(client: mlflow.MlflowClient, parent: str) -> list:  # type: ignore
 
 
 def test_sentiment_sweep_nests_trials_writes_summary_and_promotes(tmp_path: Path, mlflow_uri: str) -> None:
+    handler = signal.getsignal(signal.SIGINT)
     result = run_sweep(load_sweep(_sweep_file(tmp_path, "sentiment", num_samples=2)))
+    assert signal.getsignal(signal.SIGINT) is handler  # Tune's own Ctrl-C handler did not stay behind
 
     client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     parent = client.get_run(result.parent_run_id)
@@ -97,34 +99,55 @@ def test_champion_moves_only_to_a_better_model(tmp_path: Path, mlflow_uri: str) 
     assert client.get_model_version("seqlab-forecast", "1").run_id == worse
 
 
+def _epochs(client: mlflow.MlflowClient, run_id: str) -> list[int]:
+    return sorted(int(m.step) for m in client.get_metric_history(run_id, "val_mae"))
+
+
 def test_killed_sweep_driver_resumes_without_rerunning_finished_trials(tmp_path: Path, mlflow_uri: str) -> None:
     import ray
 
+    epochs = 20  # long enough to catch a trial between its first and its last epoch
     path = _sweep_file(tmp_path, "forecast", num_samples=3, max_concurrent_trials=1, scheduler="fifo",
-                       name="resumable", promote=False)
+                       name="resumable", promote=False, overrides={"train.epochs": epochs})
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "RAY_AUTH_MODE": "token"}
     proc = subprocess.Popen([sys.executable, "-m", "seqlab.cli", "tune", "--config", str(path)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker = tmp_path / "store" / "resumable" / "seqlab_parent_run_id"
     client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
-    deadline = time.time() + 240
+    deadline = time.time() + 300
     finished: list = []  # type: ignore[type-arg]
-    while time.time() < deadline and proc.poll() is None:
+    unfinished = None
+    while time.time() < deadline and proc.poll() is None and unfinished is None:
         if marker.is_file():
-            finished = [r for r in _children(client, marker.read_text().strip()) if r.info.status == "FINISHED"]
-            if finished:
-                break
-        time.sleep(0.5)
-    assert finished, "no trial finished before the deadline"
+            runs = _children(client, marker.read_text().strip())
+            finished = [r for r in runs if r.info.status == "FINISHED"]
+            running = [r for r in runs if r.info.status == "RUNNING" and 1 <= len(_epochs(client, r.info.run_id)) < epochs - 4]
+            if finished and running:
+                unfinished = running[0]
+        time.sleep(0.2)
+    assert finished and unfinished is not None, "no moment with a finished and a half-done trial before the deadline"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    time.sleep(3)  # the trial's actor dies with its driver: its run must stay unfinished
+    cut = client.get_run(unfinished.info.run_id)
+    cut_epochs = _epochs(client, cut.info.run_id)
+    assert cut.info.status != "FINISHED" and 1 <= len(cut_epochs) < epochs, "the trial was not left half-done"
     done_before = {r.data.tags["seqlab.trial_id"] for r in finished}
+
+    changed = tmp_path / "changed.yaml"  # the same sweep name, one more sample: refused, naming the key
+    changed.write_text(path.read_text().replace("num_samples: 3", "num_samples: 4"))
+    with pytest.raises(ConfigError, match="sweep.num_samples: then 3, now 4"):
+        run_sweep(load_sweep(changed), resume=True, promote=False)
 
     result = run_sweep(load_sweep(path), resume=True, promote=False)
     assert len(result.trials) == 3 and all(t["status"] == "finished" for t in result.trials)
     runs = _children(client, result.parent_run_id)
     for trial_id in {t["trial"] for t in result.trials}:
-        finished_runs = [r for r in runs if r.data.tags.get("seqlab.trial_id") == trial_id and r.info.status == "FINISHED"]
-        assert len(finished_runs) == 1, f"trial {trial_id} finished {len(finished_runs)} times"
-    for trial_id in done_before:  # a finished trial was not run again: it has exactly one run at all
-        assert len([r for r in runs if r.data.tags.get("seqlab.trial_id") == trial_id]) == 1
+        trial_runs = [r for r in runs if r.data.tags.get("seqlab.trial_id") == trial_id]
+        assert [r.info.status for r in trial_runs] == ["FINISHED"], f"trial {trial_id}: {len(trial_runs)} runs"
+        assert _epochs(client, trial_runs[0].info.run_id) == list(range(1, epochs + 1))  # each epoch once
+    resumed = [r for r in runs if r.data.tags["seqlab.trial_id"] == unfinished.data.tags["seqlab.trial_id"]]
+    assert resumed[0].info.run_id == unfinished.info.run_id  # the cut trial continued its own run
+    history = [int(m.value) for m in client.get_metric_history(unfinished.info.run_id, "resumed_from")]
+    assert max(history) > 0, "the cut trial started over instead of resuming from its checkpoint"
+    assert done_before <= {t["trial"] for t in result.trials}

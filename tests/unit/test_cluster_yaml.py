@@ -144,7 +144,14 @@ def test_head_starts_dashboard_on_loopback_and_mlflow_with_one_worker(config: di
     shared = shared_dir(config)
     assert "--workers 1" in mlflow
     assert "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false" in mlflow
-    assert "--host 0.0.0.0 --port 5000" in mlflow  # training workers on other nodes log to it
+    # the head's private address (what workers log to), never every interface: MLflow has no authentication
+    assert "--host $SEQLAB_HEAD_IP --port 5000" in mlflow and mlflow.startswith("source ~/seqlab.env;")
+    assert not any("0.0.0.0" in c for key in COMMAND_LISTS for c in config[key])
+    (health,) = [c for c in config["head_start_ray_commands"] if "seq 60" in c]
+    assert health.startswith("source ~/seqlab.env;") and "http://$SEQLAB_HEAD_IP:5000/health" in health
+    head_env = " ".join(config["head_setup_commands"])
+    assert "export SEQLAB_HEAD_IP=$(~/seqlab-venv/bin/python -c 'import ray.util; print(ray.util.get_node_ip_address())')" in head_env
+    assert "'export MLFLOW_TRACKING_URI=http://$SEQLAB_HEAD_IP:5000'" in head_env
     assert f"--backend-store-uri sqlite:///{shared}/mlflow/mlflow.db" in mlflow
     assert f"--artifacts-destination {shared}/mlflow/artifacts" in mlflow
     assert "nohup" in mlflow and "> ~/mlflow.log 2>&1 < /dev/null &" in mlflow
@@ -186,3 +193,29 @@ def test_every_command_is_valid_bash(config: dict[str, Any]) -> None:
         for command in config[key]:
             result = subprocess.run(["bash", "-n", "-c", command], check=False, capture_output=True, text=True)
             assert result.returncode == 0, f"{key}: {command!r}: {result.stderr}"
+
+
+@pytest.mark.parametrize("name", CLUSTER_FILES)
+def test_the_auth_token_never_lands_in_the_working_tree(name: str) -> None:
+    text = (ROOT / name).read_text()
+    config = load(name)
+    assert "./.ray_auth_token" not in text and f"~/.ray/{name.removesuffix('.yaml')}.token" in text
+    assert ".ray_auth_token" in config["rsync_exclude"]  # not synced to the nodes even if someone saved it
+    assert "ssh -N -L 5000:$PRIVATE:5000" in text  # how a laptop reaches MLflow on the private address
+
+
+def test_a_token_in_the_tree_is_left_out_of_job_uploads(tmp_path: Path) -> None:
+    """Ray's own packaging of ``--working-dir .`` (what ``ray job submit`` uploads) on a copy of our .gitignore."""
+    from ray._private.runtime_env.packaging import _zip_files
+
+    (tmp_path / ".gitignore").write_text((ROOT / ".gitignore").read_text())
+    (tmp_path / ".ray_auth_token").write_text("secret")
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "train.py").write_text("print('ok')")
+    out = tmp_path.parent / f"{tmp_path.name}.zip"
+    _zip_files(str(tmp_path), [], str(out), include_gitignore=True)
+    import zipfile
+
+    names = set(zipfile.ZipFile(out).namelist())
+    assert "jobs/train.py" in names and ".ray_auth_token" not in names, names
+    assert ".ray_auth_token" in (ROOT / "README.md").read_text()  # documented

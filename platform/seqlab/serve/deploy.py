@@ -312,9 +312,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            from ray import serve
+            import os
 
-            serve.shutdown()  # type: ignore[no-untyped-call]
+            if os.environ.get("RAY_ADDRESS"):  # on a cluster the apps outlive us; a local Ray dies with us
+                from ray import serve
+
+                serve.shutdown()  # type: ignore[no-untyped-call]
+            raise  # the caller stops Ray and exits 130 (seqlab.cli.main)
     else:
         import os
 

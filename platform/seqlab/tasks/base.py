@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -272,11 +273,20 @@ class Task(ABC):
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
     def is_better(self, a: float, b: float | None) -> bool:
-        """Whether metric value ``a`` beats ``b`` (None: nothing to beat)."""
-        if b is None:
+        """Whether metric value ``a`` beats ``b`` (None: nothing to beat).
+
+        A non-finite value (NaN, +-inf: a diverged model) ranks worst: it never beats anything, not even
+        nothing, and any finite value beats it, so a NaN champion or best epoch never blocks a real one.
+        """
+        if not math.isfinite(a):
+            return False
+        if b is None or not math.isfinite(b):
             return True
         return a > b if self.mode == "max" else a < b
 
     def best(self, values: Sequence[float]) -> float:
-        """The best of ``values`` by ``mode``."""
-        return float(max(values) if self.mode == "max" else min(values))
+        """The best finite value of ``values`` by ``mode`` (NaN when none is finite: NaN/inf rank worst)."""
+        finite = [float(v) for v in values if math.isfinite(v)]
+        if not finite:
+            return math.nan
+        return max(finite) if self.mode == "max" else min(finite)

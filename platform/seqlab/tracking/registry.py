@@ -11,7 +11,13 @@ Rules (never broken by seqlab):
 
 from __future__ import annotations
 
+import fcntl
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from seqlab.tracking import runs as tracking
@@ -77,38 +83,82 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     if key not in run.data.metrics:
         raise TrackingError(f"run {run_id} has no metric {key!r}; was it trained by seqlab to the end?")
     value = float(run.data.metrics[key])
+    # a diverged model: never a champion, not even with force. MLflow's SQL stores keep +-inf as +-max float.
+    if not math.isfinite(value) or abs(value) >= sys.float_info.max:
+        value = math.copysign(math.inf, value) if math.isfinite(value) else value
+        return Promotion(False, f"{key}={value} is not a finite number; a non-finite metric is never promoted",
+                         name, None, task.metric, value, None, None)
     fingerprint = run.data.tags.get(FINGERPRINT_TAG, "")
     if not _has_logged_model(run_id, uri):
         raise TrackingError(f"run {run_id} has no logged model; train with tracking.log_model=true")
 
-    current = _champion(c, name)
-    champion_value = None
-    if current is not None:
-        champion_value = float(current.tags.get("seqlab.metric_value", "nan"))
-        # a missing fingerprint (a model from before fingerprints) matches nothing, not even another missing one
-        same_data = bool(fingerprint) and current.tags.get(FINGERPRINT_TAG, "") == fingerprint
-        if not force and not same_data:
-            return Promotion(False, f"champion v{current.version} was validated on other data "
-                             f"(fingerprint {current.tags.get(FINGERPRINT_TAG)} vs {fingerprint}); "
-                             f"use --force to replace it anyway", name, None, task.metric, value, champion_value,
-                             None)
-        if not force and not task.is_better(value, champion_value):
-            return Promotion(False, f"{task.metric}={value:.4f} does not beat champion v{current.version} "
-                             f"({champion_value:.4f})", name, None, task.metric, value, champion_value, None)
+    with _promotion_lock(uri):
+        return _compare_and_set(c, uri, task, name, run_id, value, fingerprint, force)
+
+
+def _refusal(current: Any, task: Any, value: float, fingerprint: str, force: bool) -> str | None:
+    """Why ``value`` may not replace ``current`` (None: it may)."""
+    if current is None or force:
+        return None
+    champion_value = float(current.tags.get("seqlab.metric_value", "nan"))
+    # a missing fingerprint (a model from before fingerprints) matches nothing, not even another missing one
+    if not (fingerprint and current.tags.get(FINGERPRINT_TAG, "") == fingerprint):
+        return (f"champion v{current.version} was validated on other data (fingerprint "
+                f"{current.tags.get(FINGERPRINT_TAG)} vs {fingerprint}); use --force to replace it anyway")
+    if not task.is_better(value, champion_value):
+        return f"{task.metric}={value:.4f} does not beat champion v{current.version} ({champion_value:.4f})"
+    return None
+
+
+def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value: float, fingerprint: str,
+                     force: bool) -> Promotion:
+    """Compare with the champion, register, then move the alias only if the champion is still the one compared
+    against; if another promotion moved it meanwhile, compare again with the new one (the better one wins)."""
     import mlflow
 
+    current = _champion(c, name)
+    value_of = lambda mv: None if mv is None else float(mv.tags.get("seqlab.metric_value", "nan"))  # noqa: E731
+    reason = _refusal(current, task, value, fingerprint, force)
+    if reason is not None:
+        return Promotion(False, reason, name, None, task.metric, value, value_of(current), None)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     version = mlflow.register_model(f"runs:/{run_id}/model", name, tags={
         "seqlab.metric": task.metric, "seqlab.metric_value": repr(value), FINGERPRINT_TAG: fingerprint,
         "seqlab.run_id": run_id})
-    previous = None
-    if current is not None:
-        c.set_registered_model_alias(name, PREVIOUS, current.version)
-        previous = str(current.version)
-    c.set_registered_model_alias(name, CHAMPION, version.version)
-    return Promotion(True, "first champion" if current is None else f"beats champion v{current.version}", name,
-                     str(version.version), task.metric, value, champion_value, previous)
+    for _ in range(20):
+        now = _champion(c, name)
+        if (now and str(now.version)) != (current and str(current.version)):  # moved since we compared
+            current = now
+            reason = _refusal(current, task, value, fingerprint, force)
+            if reason is not None:
+                return Promotion(False, f"registered v{version.version}, but a concurrent promotion won: {reason}",
+                                 name, str(version.version), task.metric, value, value_of(current), None)
+            continue
+        if current is not None:
+            c.set_registered_model_alias(name, PREVIOUS, current.version)
+        c.set_registered_model_alias(name, CHAMPION, version.version)
+        return Promotion(True, "first champion" if current is None else f"beats champion v{current.version}",
+                         name, str(version.version), task.metric, value, value_of(current),
+                         None if current is None else str(current.version))
+    raise TrackingError(f"{name}: the champion kept moving during 20 compare-and-set attempts; promote again")
+
+
+@contextmanager
+def _promotion_lock(uri: str) -> Iterator[None]:
+    """Serialize promotions against one SQLite store on this machine (an exclusive lock on a file beside the
+    database). A server store has no such lock; there the re-check before moving the alias keeps the better
+    model in all but a few milliseconds' window."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    path = Path(uri.removeprefix("sqlite:///") + ".promote.lock")
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released on close, also if this process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _has_logged_model(run_id: str, uri: str) -> bool:

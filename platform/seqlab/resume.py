@@ -1,0 +1,77 @@
+"""Resuming a training run safely: find its checkpoints, refuse one made under other data/model settings,
+set an old run aside (``train.force_new``), and continue its MLflow run with each epoch logged once.
+
+Used by the driver in ``seqlab.train`` and by Tune trials in ``seqlab.tune``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from seqlab import tracking
+from seqlab.checkpoint import check_resume, load_state
+from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict
+from seqlab.errors import CheckpointError
+
+AnyConfig = SentimentConfig | ForecastConfig
+
+
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Ray Train's checkpoint folders of a run (not its ``checkpoint_manager_snapshot.json``)."""
+    return [p for p in run_dir.glob("checkpoint_*") if p.is_dir()]
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    dirs = sorted((p for p in checkpoint_dirs(run_dir) if (p / "state.pt").is_file()), key=lambda p: p.stat().st_mtime)
+    return dirs[-1] if dirs else None
+
+
+def check_resumable(cfg: AnyConfig, run_dir: Path) -> tuple[str | None, dict[str, Any] | None, Path | None]:
+    """If ``run_dir`` holds a previous run, check its checkpoint fits this config (task, model, data/model
+    settings); return its MLflow run id, the loaded state and the checkpoint's path. Touches nothing."""
+    last = latest_checkpoint(run_dir) if run_dir.is_dir() else None
+    state = None
+    if last is not None:
+        state = load_state(last, task=cfg.task, model=cfg.model.name)  # raises CheckpointError
+        check_resume(state, config_to_dict(cfg), str(last))
+    elif run_dir.is_dir() and checkpoint_dirs(run_dir):
+        raise CheckpointError(f"run folder {run_dir} holds checkpoint folders without {'state.pt'}: not a seqlab run")
+    marker = run_dir / "seqlab_mlflow_run_id"
+    return (marker.read_text().strip() if marker.is_file() else None), state, last
+
+
+def set_aside(run_dir: Path) -> None:
+    """``train.force_new``: keep the old run's folder (renamed), so Ray Train starts this one from scratch."""
+    if run_dir.is_dir():
+        aside = run_dir.with_name(f"{run_dir.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        run_dir.rename(aside)
+        print(f"[seqlab] train.force_new: the old run folder is kept as {aside}", flush=True)
+
+
+def reopen_run(uri: str, run_id: str) -> bool:
+    """A resumed run continues: RUNNING again, unless it had FINISHED; return whether it had."""
+    c = tracking.client(uri)
+    if c.get_run(run_id).info.status == "FINISHED":
+        return True
+    c.update_run(run_id, status="RUNNING")
+    return False
+
+
+def reopen_and_backfill(uri: str, run_id: str, resume: dict[str, Any] | None) -> set[int]:
+    """A restored Tune trial continues ``run_id``: RUNNING again, the checkpoint's epochs that the run lacks
+    logged now; return every epoch the run holds (they are not logged again)."""
+    from mlflow.entities import Metric
+
+    c = tracking.client(uri)
+    c.update_run(run_id, status="RUNNING")
+    logged = {int(m.step) for m in c.get_metric_history(run_id, "epoch_s")}
+    missing = [h for h in (resume or {}).get("history", []) if int(h["epoch"]) not in logged]
+    now = int(time.time() * 1000)
+    batch = [Metric(k, float(v), now, int(h["epoch"])) for h in missing for k, v in h.items()
+             if v is not None and k != "epoch"]
+    for i in range(0, len(batch), 500):
+        c.log_batch(run_id, metrics=batch[i : i + 500])
+    return logged | {int(h["epoch"]) for h in missing}
