@@ -102,6 +102,11 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     version = mlflow.register_model(f"runs:/{run_id}/model", name, tags={
         "seqlab.metric": task.metric, "seqlab.metric_value": repr(value), FINGERPRINT_TAG: fingerprint,
         "seqlab.run_id": run_id})
+    # the digest of the checkpoint this version holds: Serve replicas refuse a checkpoint that differs
+    from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, checkpoint_sha256
+
+    c.set_model_version_tag(name, version.version, CHECKPOINT_SHA256_TAG,
+                            checkpoint_sha256(uri, f"models:/{name}/{version.version}"))
     previous = None
     if current is not None:
         c.set_registered_model_alias(name, PREVIOUS, current.version)

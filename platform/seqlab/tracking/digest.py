@@ -1,0 +1,72 @@
+"""The checkpoint inside a logged model, and its sha256: what promotion records and a Serve replica checks.
+
+A seqlab MLflow model is a directory: ``MLmodel`` (YAML), the models-from-code file and the checkpoint
+(``artifacts/state.pt``). Promotion tags the registered version with the sha256 of that checkpoint
+(:data:`CHECKPOINT_SHA256_TAG`); a replica downloads only the checkpoint, checks the digest, and builds the
+model from the installed seqlab code, so no Python code stored in the registry ever runs in a replica.
+Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from seqlab.errors import TrackingError
+
+CHECKPOINT_SHA256_TAG = "seqlab.checkpoint_sha256"  # on the registered model version
+CHECKPOINT_ARTIFACT = "checkpoint"  # the key of the checkpoint in the pyfunc's ``artifacts``
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def checkpoint_path_in_model(mlmodel: dict[str, object], model_uri: str) -> str:
+    """The checkpoint's path inside the model directory, as ``MLmodel`` lists it (e.g. ``artifacts/state.pt``).
+
+    Raises:
+        TrackingError: no checkpoint listed, or a path that leaves the model directory.
+    """
+    try:
+        path = str(mlmodel["flavors"]["python_function"]["artifacts"][CHECKPOINT_ARTIFACT]["path"])  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise TrackingError(f"{model_uri} is not a seqlab model: its MLmodel lists no '{CHECKPOINT_ARTIFACT}' "
+                            "artifact") from None
+    p = PurePosixPath(path)
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise TrackingError(f"{model_uri}: the checkpoint path {path!r} in MLmodel leaves the model directory")
+    return path
+
+
+def download_checkpoint(uri: str, model_uri: str, dst: Path) -> Path:
+    """Download only ``MLmodel`` and the checkpoint of ``model_uri`` (``models:/<name>/<version>``) into ``dst``.
+
+    Raises:
+        TrackingError: the model has no seqlab checkpoint. MLflow's errors when the store cannot be read.
+    """
+    import mlflow.artifacts
+
+    mlmodel_file = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{model_uri}/MLmodel", dst_path=str(dst / "meta"), tracking_uri=uri, registry_uri=uri
+    )
+    mlmodel = yaml.safe_load(Path(mlmodel_file).read_text())  # data only: nothing in it is imported
+    rel = checkpoint_path_in_model(mlmodel if isinstance(mlmodel, dict) else {}, model_uri)
+    return Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{model_uri}/{rel}", dst_path=str(dst / "checkpoint"), tracking_uri=uri, registry_uri=uri
+    ))
+
+
+def checkpoint_sha256(uri: str, model_uri: str) -> str:
+    """The sha256 of the checkpoint inside ``model_uri``, as stored now."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="seqlab-digest-") as tmp:
+        return sha256_file(download_checkpoint(uri, model_uri, Path(tmp)))
