@@ -31,7 +31,7 @@ def _register(uri: str, tmp_path: Path, state: dict[str, Any], name: str) -> str
     version = str(mlflow.register_model(f"runs:/{run_id}/model", name).version)
     # what `seqlab promote` records: replicas load only a checkpoint whose digest matches
     client(uri).set_model_version_tag(name, version, CHECKPOINT_SHA256_TAG,
-                                      checkpoint_sha256(uri, f"models:/{name}/{version}"))
+                                      checkpoint_sha256(uri, name, version))
     return version
 
 

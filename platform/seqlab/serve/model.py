@@ -99,7 +99,7 @@ def load_verified_state(uri: str, name: str, version: str) -> dict[str, object]:
         )
     with tempfile.TemporaryDirectory(prefix="seqlab-serve-") as tmp:
         try:
-            path = download_checkpoint(uri, where, Path(tmp))
+            path = download_checkpoint(uri, name, version, Path(tmp))
         except Exception as exc:  # noqa: BLE001  # MLflow and seqlab errors alike: the replica stays up
             raise ModelUnavailable(f"cannot download the checkpoint of {where}",
                                    f"store {uri}: {_raw(exc)}") from None

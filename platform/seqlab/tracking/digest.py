@@ -46,27 +46,34 @@ def checkpoint_path_in_model(mlmodel: dict[str, object], model_uri: str) -> str:
     return path
 
 
-def download_checkpoint(uri: str, model_uri: str, dst: Path) -> Path:
-    """Download only ``MLmodel`` and the checkpoint of ``model_uri`` (``models:/<name>/<version>``) into ``dst``.
+def download_checkpoint(uri: str, name: str, version: str, dst: Path) -> Path:
+    """Download only ``MLmodel`` and the checkpoint of registered ``name`` version ``version`` into ``dst``.
+
+    The artefact location comes from the registry of ``uri`` itself (not from MLflow's process-wide
+    registry URI, which a Serve replica never sets).
 
     Raises:
         TrackingError: the model has no seqlab checkpoint. MLflow's errors when the store cannot be read.
     """
     import mlflow.artifacts
 
+    from seqlab.tracking.runs import client
+
+    where = f"models:/{name}/{version}"
+    root = str(client(uri).get_model_version_download_uri(name, version)).rstrip("/")
     mlmodel_file = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"{model_uri}/MLmodel", dst_path=str(dst / "meta"), tracking_uri=uri, registry_uri=uri
+        artifact_uri=f"{root}/MLmodel", dst_path=str(dst / "meta"), tracking_uri=uri
     )
     mlmodel = yaml.safe_load(Path(mlmodel_file).read_text())  # data only: nothing in it is imported
-    rel = checkpoint_path_in_model(mlmodel if isinstance(mlmodel, dict) else {}, model_uri)
+    rel = checkpoint_path_in_model(mlmodel if isinstance(mlmodel, dict) else {}, where)
     return Path(mlflow.artifacts.download_artifacts(
-        artifact_uri=f"{model_uri}/{rel}", dst_path=str(dst / "checkpoint"), tracking_uri=uri, registry_uri=uri
+        artifact_uri=f"{root}/{rel}", dst_path=str(dst / "checkpoint"), tracking_uri=uri
     ))
 
 
-def checkpoint_sha256(uri: str, model_uri: str) -> str:
-    """The sha256 of the checkpoint inside ``model_uri``, as stored now."""
+def checkpoint_sha256(uri: str, name: str, version: str) -> str:
+    """The sha256 of the checkpoint inside registered ``name`` version ``version``, as stored now."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="seqlab-digest-") as tmp:
-        return sha256_file(download_checkpoint(uri, model_uri, Path(tmp)))
+        return sha256_file(download_checkpoint(uri, name, version, Path(tmp)))

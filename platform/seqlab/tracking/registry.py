@@ -106,7 +106,7 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, checkpoint_sha256
 
     c.set_model_version_tag(name, version.version, CHECKPOINT_SHA256_TAG,
-                            checkpoint_sha256(uri, f"models:/{name}/{version.version}"))
+                            checkpoint_sha256(uri, name, str(version.version)))
     previous = None
     if current is not None:
         c.set_registered_model_alias(name, PREVIOUS, current.version)
