@@ -90,3 +90,19 @@ def test_the_debug_flag_puts_the_detail_in_the_bodies(tmp_path: Path, monkeypatc
     with serving(make_api(services[0])) as base:
         bodies = _bodies(base)
     assert all(str(tmp_path / "private-store") in body for _, body in bodies), bodies
+
+
+@pytest.mark.parametrize(
+    "text, kept, gone",
+    [
+        ("store sqlite:////srv/ml/mlflow.db is down", "<tracking store>", "/srv/ml"),
+        ("GET http://u:pw@10.0.0.5:5000/api failed", "***@10.0.0.5", "u:pw"),
+        ("cannot read file:///home/u/run/state.pt", "<path>", "/home/u"),
+        ("models:/seqlab-sentiment/3 is a 'forecast' model", "models:/seqlab-sentiment/3", "<path>"),
+    ],
+)
+def test_scrub_removes_uris_credentials_and_paths(text: str, kept: str, gone: str) -> None:
+    from seqlab.serve.service import scrub
+
+    out = scrub(text, "sqlite:////srv/ml/mlflow.db")
+    assert kept in out and gone not in out, out

@@ -45,7 +45,8 @@ def debug_errors() -> bool:
 def scrub(text: str, uri: str) -> str:
     """``text`` without the tracking URI, URL credentials or absolute file paths (a safety net: the messages
     of :class:`ModelUnavailable` are written without them)."""
-    for secret in {uri, uri.removeprefix("sqlite:///"), uri.removeprefix("file://")} - {""}:
+    for secret in sorted({uri, uri.removeprefix("sqlite:///"), uri.removeprefix("file://")} - {""}, key=len,
+                         reverse=True):  # the whole URI before the path inside it
         text = text.replace(secret, "<tracking store>")
     return _ABSOLUTE_PATH.sub("<path>", _CREDENTIALS.sub("***@", text))
 
