@@ -52,7 +52,8 @@ def test_promotion_tags_the_checkpoint_digest_and_the_replica_never_runs_artefac
     tags = client(mlflow_uri).get_model_version(NAME, version).tags
     assert tags[CHECKPOINT_SHA256_TAG] == sha256_file(checkpoint)
 
-    offline = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(["a fine film"])  # users' path works
+    # the users' offline path still works
+    offline = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(["a fine film"])
     marker = tmp_path / "artefact-code-ran"
     code = _stored(mlflow_uri, tmp_path, version, "pyfunc_model.py")
     code.write_text(f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit('artefact code ran')\n")
@@ -62,7 +63,8 @@ def test_promotion_tags_the_checkpoint_digest_and_the_replica_never_runs_artefac
     assert svc.served is not None and svc.served.version == version, svc.model_status()
     r = _predict(svc)
     assert r.status_code == 200, r.text
-    assert r.json()["predictions"][0]["probability"] == pytest.approx(float(offline["probability"][0]), abs=1e-6)
+    answer = r.json()["predictions"][0]["probability"]
+    assert answer == pytest.approx(float(offline["probability"][0]), abs=1e-6)
     assert not marker.exists(), "the replica imported the Python file stored in the artefact"
 
 

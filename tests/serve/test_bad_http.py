@@ -31,7 +31,7 @@ def _rows(
     n: int = 30, spacing_s: int = 3600, gap_at: int | None = None, zone_at: int | None = None,
     at: int = 5, **changes: Any,
 ) -> dict[str, Any]:
-    """A forecast body: ``n`` hourly rows (``spacing_s`` apart) in time order; ``changes`` set fields of row ``at``."""
+    """A forecast body: ``n`` rows ``spacing_s`` apart in time order; ``changes`` set fields of row ``at``."""
     rows = weather_rows(n, shuffle=False)
     t0 = datetime(2013, 1, 1)
     for i, row in enumerate(rows):
@@ -61,8 +61,9 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
         {k: v for k, v in r.items() if k != "humid"} for r in weather_rows(30)]}}, 422, "rows[0].humid"),
     ("too few rows", "forecast", {"json": {"rows": weather_rows(10)}}, 422, "rows: need at least 24"),
     ("unknown top-level field", "forecast", {"json": {"rows": weather_rows(30), "extra": 1}}, 422, "extra"),
-    ("NaN literal", "forecast", {"content": json.dumps(_rows()).replace('"humid": ', '"humid": NaN, "x": ', 1),
-                                 "headers": JSON}, 422, "rows[0].humid"),
+    ("NaN literal", "forecast",
+     {"content": json.dumps(_rows()).replace('"humid": ', '"humid": NaN, "x": ', 1), "headers": JSON},
+     422, "rows[0].humid"),
     ("text of punctuation only", "sentiment", {"json": {"texts": ["fine", "!!!"]}}, 422, "texts[1]"),
     ("text of a NUL only", "sentiment", {"json": {"texts": ["\u0000"]}}, 422, "texts[0]"),
     ("text of zero-width spaces", "sentiment", {"json": {"texts": ["\u200b\u200b"]}}, 422, "texts[0]"),

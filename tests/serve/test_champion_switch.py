@@ -60,7 +60,9 @@ def _register(uri: str, folder: Path, seed: int) -> str:
 
 
 @pytest.fixture
-def app(ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, ServeArgs]]:
+def app(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, ServeArgs]]:
     """The sentiment app alone, serving v1 of a fresh store."""
     from ray import serve
 
@@ -82,7 +84,9 @@ def test_champion_switch_under_16_clients(app: tuple[str, ServeArgs], tmp_path: 
     new = _register(str(args.tracking_uri), tmp_path / "v2", seed=1)
     clients = [Client() for _ in range(CLIENTS)]
     stop = threading.Event()
-    threads = [threading.Thread(target=c.run, args=(base, stop), name=f"client-{i}") for i, c in enumerate(clients)]
+    threads = [
+        threading.Thread(target=c.run, args=(base, stop), name=f"client-{i}") for i, c in enumerate(clients)
+    ]
     for t in threads:
         t.start()
     try:
@@ -103,8 +107,8 @@ def test_champion_switch_under_16_clients(app: tuple[str, ServeArgs], tmp_path: 
         versions = c.versions()
         switch = versions.index(new)
         assert set(versions[:switch]) <= {"1"} and set(versions[switch:]) == {new}, f"client {i}: {versions}"
-    print(f"{len(answers)} answers from {CLIENTS} clients, 0 failed; "
-          f"{sum(a.version == '1' for a in answers)} by v1, {sum(a.version == new for a in answers)} by v{new}")
+    old_n, new_n = sum(a.version == "1" for a in answers), sum(a.version == new for a in answers)
+    print(f"{len(answers)} answers from {CLIENTS} clients, 0 failed; {old_n} by v1, {new_n} by v{new}")
 
 
 def _wait(done: object, timeout_s: float) -> None:

@@ -23,7 +23,9 @@ def _bodies(base: str) -> list[tuple[int, str]]:
     with httpx.Client(base_url=base, timeout=30.0) as http:
         return [
             (r.status_code, r.text)
-            for r in (http.get("/readyz"), http.get("/info"), http.post("/predict", json={"texts": ["a film"]}))
+            for r in (
+                http.get("/readyz"), http.get("/info"), http.post("/predict", json={"texts": ["a film"]})
+            )
         ]
 
 
@@ -37,7 +39,7 @@ def _services(
     store.mkdir()
     uris = [f"sqlite:///{store}/mlflow.db", f"http://seqlab-user:{SECRET}@127.0.0.1:{free_port()}"]
     services = [ModelService({"task": "sentiment", "tracking_uri": uri}) for uri in uris]
-    logger = logging.getLogger("ray.serve")  # Ray sets up its handlers when a service is built; add ours after
+    logger = logging.getLogger("ray.serve")  # Ray sets its handlers when a service is built: add ours after
     if log is not None:
         logger.addHandler(log)
     try:
@@ -84,7 +86,9 @@ def test_error_bodies_carry_no_uri_path_or_secret(tmp_path: Path, monkeypatch: p
     assert str(tmp_path / "private-store") in logged and SECRET in logged
 
 
-def test_the_debug_flag_puts_the_detail_in_the_bodies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_debug_flag_puts_the_detail_in_the_bodies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(DEBUG_ERRORS_ENV, "1")
     services, _ = _services(tmp_path, monkeypatch)
     with serving(make_api(services[0])) as base:

@@ -91,11 +91,12 @@ def load_verified_state(uri: str, name: str, version: str) -> dict[str, object]:
     try:
         expected = client(uri).get_model_version(name, version).tags.get(CHECKPOINT_SHA256_TAG)
     except Exception as exc:  # noqa: BLE001
-        raise ModelUnavailable(f"cannot read {where} in the tracking store", f"store {uri}: {_raw(exc)}") from None
+        raise ModelUnavailable(f"cannot read {where} in the tracking store",
+                               f"store {uri}: {_raw(exc)}") from None
     if not expected:
         raise ModelUnavailable(
-            f"{where} has no '{CHECKPOINT_SHA256_TAG}' tag, so its checkpoint cannot be verified; register it "
-            f"with `seqlab promote` (which records the digest)"
+            f"{where} has no '{CHECKPOINT_SHA256_TAG}' tag, so its checkpoint cannot be verified; "
+            f"register it with `seqlab promote` (which records the digest)"
         )
     with tempfile.TemporaryDirectory(prefix="seqlab-serve-") as tmp:
         try:
@@ -106,8 +107,8 @@ def load_verified_state(uri: str, name: str, version: str) -> dict[str, object]:
         actual = sha256_file(path)
         if actual != expected:
             raise ModelUnavailable(
-                f"the checkpoint of {where} has sha256 {actual[:16]}..., not the {expected[:16]}... recorded at "
-                f"promotion: the artefact changed after it was registered; refusing to load it",
+                f"the checkpoint of {where} has sha256 {actual[:16]}..., not the {expected[:16]}... "
+                f"recorded at promotion: the artefact changed after it was registered; refusing to load it",
                 f"store {uri}: expected {expected}, got {actual}",
             )
         try:

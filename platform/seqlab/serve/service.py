@@ -156,7 +156,8 @@ class ModelService:
             self.reason = self.last_error
         state = f"still serving v{self.served.version}" if self.served else "not ready"
         detail = getattr(exc, "detail", None)
-        logger.warning(f"seqlab: loading {self.name} failed; {state}: {exc}" + (f" ({detail})" if detail else ""))
+        more = f" ({detail})" if detail else ""
+        logger.warning(f"seqlab: loading {self.name} failed; {state}: {exc}{more}")
 
     def load(self, settings: ReloadConfig | dict[str, Any] | None = None) -> None:
         """Blocking load (tests, benchmarks). Inside Serve, ``reconfigure`` does this without blocking."""

@@ -30,19 +30,23 @@ def sha256_file(path: str | Path) -> str:
 
 
 def checkpoint_path_in_model(mlmodel: dict[str, object], model_uri: str) -> str:
-    """The checkpoint's path inside the model directory, as ``MLmodel`` lists it (e.g. ``artifacts/state.pt``).
+    """The checkpoint's path inside the model directory as ``MLmodel`` lists it (``artifacts/state.pt``).
 
     Raises:
         TrackingError: no checkpoint listed, or a path that leaves the model directory.
     """
     try:
-        path = str(mlmodel["flavors"]["python_function"]["artifacts"][CHECKPOINT_ARTIFACT]["path"])  # type: ignore[index]
+        flavor = mlmodel["flavors"]["python_function"]  # type: ignore[index]
+        path = str(flavor["artifacts"][CHECKPOINT_ARTIFACT]["path"])
     except (KeyError, TypeError):
-        raise TrackingError(f"{model_uri} is not a seqlab model: its MLmodel lists no '{CHECKPOINT_ARTIFACT}' "
-                            "artifact") from None
+        raise TrackingError(
+            f"{model_uri} is not a seqlab model: its MLmodel lists no '{CHECKPOINT_ARTIFACT}' artifact"
+        ) from None
     p = PurePosixPath(path)
     if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise TrackingError(f"{model_uri}: the checkpoint path {path!r} in MLmodel leaves the model directory")
+        raise TrackingError(
+            f"{model_uri}: the checkpoint path {path!r} in MLmodel leaves the model directory"
+        )
     return path
 
 
