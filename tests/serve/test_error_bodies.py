@@ -110,3 +110,12 @@ def test_scrub_removes_uris_credentials_and_paths(text: str, kept: str, gone: st
 
     out = scrub(text, "sqlite:////srv/ml/mlflow.db")
     assert kept in out and gone not in out, out
+
+
+def test_model_unavailable_keeps_its_detail_across_processes() -> None:
+    import pickle
+
+    from seqlab.serve.model import ModelUnavailable
+
+    exc = pickle.loads(pickle.dumps(ModelUnavailable("no champion", "store sqlite:////srv/mlflow.db")))
+    assert (str(exc), exc.detail) == ("no champion", "store sqlite:////srv/mlflow.db")
