@@ -23,9 +23,16 @@ def _register(uri: str, tmp_path: Path, state: dict[str, Any], name: str) -> str
     """Log ``state`` as a seqlab pyfunc model in a fresh run and register it as ``name``; its version."""
     import mlflow
 
+    from seqlab.tracking import client
+    from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, checkpoint_sha256
+
     run_id = log_state_model(uri, tmp_path, state)
     mlflow.set_registry_uri(uri)
-    return str(mlflow.register_model(f"runs:/{run_id}/model", name).version)
+    version = str(mlflow.register_model(f"runs:/{run_id}/model", name).version)
+    # what `seqlab promote` records: replicas load only a checkpoint whose digest matches
+    client(uri).set_model_version_tag(name, version, CHECKPOINT_SHA256_TAG,
+                                      checkpoint_sha256(uri, name, version))
+    return version
 
 
 def test_a_model_of_another_task_is_503_with_the_reason(tmp_path: Path, mlflow_uri: str) -> None:

@@ -123,7 +123,10 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
 
     @api.exception_handler(ModelUnavailable)
     async def _unavailable(_: Request, exc: ModelUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "10"})
+        # the reason, never the tracking URI or raw MLflow text (SEQLAB_SERVE_DEBUG_ERRORS=1 shows them)
+        return JSONResponse(
+            {"detail": service.public_error(exc)}, status_code=503, headers={"Retry-After": "10"}
+        )
 
     @api.exception_handler(ModelOutputError)
     async def _bad_output(_: Request, exc: ModelOutputError) -> JSONResponse:

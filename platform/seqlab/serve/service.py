@@ -3,6 +3,11 @@
 A plain class, so it runs inside a Serve replica (``seqlab.serve.app.ModelServer`` subclasses it) and in a
 test or benchmark process without Ray. Reloading swaps one reference: a batch that already started keeps
 the model it started with, the next batch uses the new one.
+
+What a client reads of a failure (``/readyz``, ``/info``, 503 bodies, ``model_status``) names the model and
+what to do, but never the tracking URI (an absolute path, or a URL with credentials), a file path or raw
+MLflow exception text; the server log keeps all of it. Set ``SEQLAB_SERVE_DEBUG_ERRORS=1`` in the replicas'
+environment to put the full detail in the bodies too (a development store only).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import asyncio
 import gc
 import logging
 import math
+import os
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +31,24 @@ from seqlab.tracking import resolve_tracking_uri
 from seqlab.tracking.registry import model_name
 
 logger = logging.getLogger("ray.serve")
+
+DEBUG_ERRORS_ENV = "SEQLAB_SERVE_DEBUG_ERRORS"  # "1": error bodies carry URIs, paths and raw exception text
+_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")  # user:secret@ in any URL
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])(?:file://)?/(?:[^\s'\"/]+/)+[^\s'\",;)]*")
+
+
+def debug_errors() -> bool:
+    """Whether ``$SEQLAB_SERVE_DEBUG_ERRORS`` asks for the full error detail in HTTP bodies."""
+    return os.environ.get(DEBUG_ERRORS_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def scrub(text: str, uri: str) -> str:
+    """``text`` without the tracking URI, URL credentials or absolute file paths (a safety net: the messages
+    of :class:`ModelUnavailable` are written without them)."""
+    for secret in sorted({uri, uri.removeprefix("sqlite:///"), uri.removeprefix("file://")} - {""}, key=len,
+                         reverse=True):  # the whole URI before the path inside it
+        text = text.replace(secret, "<tracking store>")
+    return _ABSOLUTE_PATH.sub("<path>", _CREDENTIALS.sub("***@", text))
 
 BatchFn = Callable[[list[Any]], Awaitable[list[tuple[ServedModel, Any]]]]
 Waiter = asyncio.Future[list[tuple[ServedModel, Any]]]  # one serve.batch batch's answers
@@ -74,6 +99,7 @@ class ModelService:
         self.served: ServedModel | None = None
         self.reason: str = "the model is not loaded yet"
         self.last_error: str | None = None
+        self.debug_errors = debug_errors()
         if self.args.torch_threads:
             import torch
 
@@ -117,12 +143,21 @@ class ModelService:
         gc.collect()
         gc.freeze()
 
+    def public_error(self, exc: Exception) -> str:
+        """What a client may read of ``exc``: its message, scrubbed; everything when debugging."""
+        detail = getattr(exc, "detail", None)
+        if self.debug_errors:
+            return f"{exc} ({detail})" if detail else str(exc)
+        return scrub(str(exc), self.uri)
+
     def _failed(self, exc: Exception) -> None:
-        self.last_error = str(exc)
+        self.last_error = self.public_error(exc)
         if self.served is None:
-            self.reason = str(exc)
+            self.reason = self.last_error
         state = f"still serving v{self.served.version}" if self.served else "not ready"
-        logger.warning(f"seqlab: loading {self.name} failed; {state}: {exc}")
+        detail = getattr(exc, "detail", None)
+        more = f" ({detail})" if detail else ""
+        logger.warning(f"seqlab: loading {self.name} failed; {state}: {exc}{more}")
 
     def load(self, settings: ReloadConfig | dict[str, Any] | None = None) -> None:
         """Blocking load (tests, benchmarks). Inside Serve, ``reconfigure`` does this without blocking."""

@@ -4,6 +4,7 @@
     registry.py      register a run's model; move ``champion`` only to a better model on the same data
     pyfunc.py        the logged model: a checkpoint + its task's batch predictor, loadable with mlflow.pyfunc
     pyfunc_model.py  the models-from-code entry MLflow copies next to the checkpoint
+    digest.py        the checkpoint inside a logged model and its sha256 (tagged at promotion, checked by Serve)
     sweep_report.py  the summary (table, plots, best trial) on a sweep's parent run
 
 ``from seqlab import tracking`` gives the run functions (``tracking.start_run(...)``); the other modules are

@@ -126,6 +126,11 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
     version = mlflow.register_model(f"runs:/{run_id}/model", name, tags={
         "seqlab.metric": task.metric, "seqlab.metric_value": repr(value), FINGERPRINT_TAG: fingerprint,
         "seqlab.run_id": run_id})
+    # the digest of the checkpoint this version holds: Serve replicas refuse a checkpoint that differs
+    from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, checkpoint_sha256
+
+    c.set_model_version_tag(name, version.version, CHECKPOINT_SHA256_TAG,
+                            checkpoint_sha256(uri, name, str(version.version)))
     for _ in range(20):
         now = _champion(c, name)
         if (now and str(now.version)) != (current and str(current.version)):  # moved since we compared
