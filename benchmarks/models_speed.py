@@ -16,7 +16,7 @@ import time
 import torch
 from torch import nn
 
-from seqlab.config import FORECAST_MODELS, SENTIMENT_MODELS, ForecastModelConfig, SentimentModelConfig
+from seqlab.config import SERIES_MODELS, TEXT_MODELS, SeriesModelConfig, TextModelConfig
 from seqlab.models.series import build_series_model
 from seqlab.models.text import build_text_model
 
@@ -53,9 +53,9 @@ def main() -> None:
     x = torch.randn(args.batch, window, features, device=device)
     y = torch.randn(args.batch, device=device)
     print(f"forecast, {window} steps x {features} features, batch {args.batch}, {device}")
-    for name in FORECAST_MODELS:
+    for name in SERIES_MODELS:
         for recurrent_dropout in (0.0, 0.3) if name in ("gru", "lstm", "conv1d_gru") else (0.0,):
-            cfg = ForecastModelConfig(name=name, recurrent_dropout=recurrent_dropout)
+            cfg = SeriesModelConfig(name=name, recurrent_dropout=recurrent_dropout)
             model = build_series_model(cfg, window, features).to(device)
             ms = step_ms(model, x, y, nn.MSELoss(), args.steps)
             print(f"  {name:<11} recurrent_dropout={recurrent_dropout:<4} {ms:8.2f} ms/step")
@@ -64,8 +64,8 @@ def main() -> None:
     tokens = torch.randint(0, vocab, (args.batch, maxlen), device=device)
     labels = torch.randint(0, 2, (args.batch,), device=device).float()
     print(f"sentiment, {maxlen} tokens, vocab {vocab}, batch {args.batch}, {device}")
-    for name in SENTIMENT_MODELS:
-        model = build_text_model(SentimentModelConfig(name=name), vocab, maxlen).to(device)
+    for name in TEXT_MODELS:
+        model = build_text_model(TextModelConfig(name=name), vocab, maxlen).to(device)
         ms = step_ms(model, tokens, labels, nn.BCEWithLogitsLoss(), args.steps)
         print(f"  {name:<11} {ms:8.2f} ms/step")
 

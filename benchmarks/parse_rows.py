@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 import yaml
 
-from seqlab.config import ForecastModelConfig
+from seqlab.config import SeriesModelConfig
 from seqlab.data.rows import RowSpec, parse_rows
 from seqlab.models.series import build_series_model
 
@@ -75,7 +75,7 @@ def main() -> None:
     bounds = {f: (float(lo - s), float(hi + s)) for f, lo, hi, s in zip(features, values.min(0), values.max(0), span)}
     spec = RowSpec(tuple(features), lookback, step, delay, 3600.0, bounds)
 
-    model = build_series_model(ForecastModelConfig(**data_cfg["model"]), lookback // step, len(features)).eval()
+    model = build_series_model(SeriesModelConfig(**data_cfg["model"]), lookback // step, len(features)).eval()
     x = torch.randn(1, lookback // step, len(features))
 
     def forward() -> None:

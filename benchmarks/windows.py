@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from seqlab.config import ForecastDataConfig
+from seqlab.config import SeriesDataConfig
 from seqlab.data.weather import WindowSampler, chapter_generator, prepare_series
 
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
 
-    nyc = prepare_series(ForecastDataConfig())  # EWR hourly 2013: lookback 240 (10 days), step 1, delay 24
+    nyc = prepare_series(SeriesDataConfig())  # EWR hourly 2013: lookback 240 (10 days), step 1, delay 24
     jena_like = np.random.default_rng(0).standard_normal((420_000, 14), dtype=np.float32)
 
     runs = f"fastest of {args.repeats} x {args.batches} batches"

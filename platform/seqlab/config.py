@@ -1,10 +1,12 @@
-"""Typed configuration: one pydantic model per task and per part (data, model, train, tracking).
+"""Typed configuration: the shared parts (train, tracking), the data and model parts, and loading.
+
+Each task's top-level config model (``TaskConfig`` with its data and model parts) lives in its task module.
 
 Precedence is defaults < YAML < dotted CLI overrides < Tune sample. Overrides merge into the plain dict
 *before* validation, so a misspelt key fails like any other unknown key. Every problem of one config is
 collected and raised once as a :class:`~seqlab.errors.ConfigError`.
 
-    cfg = load_config("configs/forecast/tiny.yaml", ["train.lr=1e-3", "train.num_workers=2"])
+    cfg = load_config("configs/<task>/tiny.yaml", ["train.lr=1e-3", "train.num_workers=2"])
 """
 
 from __future__ import annotations
@@ -28,18 +30,18 @@ def is_plain_name(name: str) -> bool:
     """A run or sweep name that stays one folder under the storage path (``../x`` or ``/x`` would escape)."""
     return bool(_PLAIN_NAME.fullmatch(name)) and ".." not in name
 
-SENTIMENT_MODELS = ("flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag")
-FORECAST_MODELS = ("dense", "gru", "lstm", "conv1d", "conv1d_gru")
+TEXT_MODELS = ("flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag")
+SERIES_MODELS = ("dense", "gru", "lstm", "conv1d", "conv1d_gru")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# ---------------------------------------------------------------------------------------------- sentiment
+# ------------------------------------------------------------------------------- reviews and text models
 
 
-class SentimentDataConfig(_Strict):
+class ReviewsDataConfig(_Strict):
     """Where reviews come from and how they become integer sequences."""
 
     source: Literal["packaged", "aclimdb", "csv", "synthetic"] = "packaged"
@@ -54,13 +56,13 @@ class SentimentDataConfig(_Strict):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _path_needed(self) -> SentimentDataConfig:
+    def _path_needed(self) -> ReviewsDataConfig:
         if self.source in ("aclimdb", "csv") and not self.path:
             raise ValueError(f"data.path is required when data.source is '{self.source}'")
         return self
 
 
-class SentimentModelConfig(_Strict):
+class TextModelConfig(_Strict):
     """The chapter's text models; ``name`` picks one, the rest are its sizes."""
 
     name: Literal["flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag"] = "conv1d"
@@ -81,13 +83,13 @@ class SentimentModelConfig(_Strict):
     binary_bag: bool = False  # ngram_bag: each word / n-gram counts once per review (a set, not a multiset)
 
     @model_validator(mode="after")
-    def _freeze_needs_pretrained(self) -> SentimentModelConfig:
+    def _freeze_needs_pretrained(self) -> TextModelConfig:
         if self.freeze_embedding and self.embedding != "glove":
             raise ValueError("model.freeze_embedding=true needs model.embedding='glove' (a learned embedding must train)")
         return self
 
 
-# ----------------------------------------------------------------------------------------------- forecast
+# ------------------------------------------------------------------------------- series and series models
 
 
 class ColumnRule(_Strict):
@@ -108,7 +110,7 @@ class ColumnRule(_Strict):
         return self
 
 
-class ForecastDataConfig(_Strict):
+class SeriesDataConfig(_Strict):
     """Where the series comes from, how it is cleaned and how windows are cut from it (lengths in rows)."""
 
     source: Literal["packaged", "jena", "csv", "synthetic"] = "packaged"
@@ -131,7 +133,7 @@ class ForecastDataConfig(_Strict):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _check(self) -> ForecastDataConfig:
+    def _check(self) -> SeriesDataConfig:
         errors = []
         if self.source in ("jena", "csv") and not self.path:
             errors.append(f"data.path is required when data.source is '{self.source}'")
@@ -150,11 +152,11 @@ class ForecastDataConfig(_Strict):
         return self
 
 
-class ForecastModelConfig(_Strict):
+class SeriesModelConfig(_Strict):
     """The chapter's forecasting models; ``name`` picks one."""
 
     name: Literal["dense", "gru", "lstm", "conv1d", "conv1d_gru"] = "gru"
-    hidden: int = Field(32, ge=1, le=MAX_HIDDEN)  # bounded like the sentiment models' hidden
+    hidden: int = Field(32, ge=1, le=MAX_HIDDEN)  # bounded like the text models' hidden
     layers: int = Field(1, ge=1, le=4)  # stacked recurrent layers
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the inputs of each recurrent layer
@@ -208,36 +210,13 @@ class TrackingConfig(_Strict):
     registered_model: str | None = None  # None: seqlab-<task>
 
 
-class SentimentConfig(_Strict):
-    task: Literal["sentiment"]
-    data: SentimentDataConfig = SentimentDataConfig()
-    model: SentimentModelConfig = SentimentModelConfig()
-    train: TrainConfig = TrainConfig()
-    tracking: TrackingConfig = TrackingConfig()
+class TaskConfig(_Strict):
+    """What every task's config has: its name and the shared ``train`` and ``tracking`` sections. Each task
+    module subclasses it with its own ``data`` and ``model`` sections (``seqlab.tasks``)."""
 
-    @model_validator(mode="after")
-    def _sparse_needs_adam(self) -> SentimentConfig:
-        if self.model.name == "ngram_bag" and self.train.optimizer != "adam":
-            raise ValueError(
-                f"model.name='ngram_bag' trains its n-gram table with sparse gradients, which only "
-                f"train.optimizer='adam' updates (row by row); got train.optimizer='{self.train.optimizer}'"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _glove_dim(self) -> SentimentConfig:
-        if self.model.embedding == "glove" and self.data.glove_path is None and self.model.embed_dim != 50:
-            raise ValueError(
-                f"model.embed_dim must be 50 with model.embedding='glove' and the packaged GloVe vectors "
-                f"(50-d), got {self.model.embed_dim}; set data.glove_path to a glove.6B.<d>d.txt for another d"
-            )
-        return self
-
-
-class ForecastConfig(_Strict):
-    task: Literal["forecast"]
-    data: ForecastDataConfig = ForecastDataConfig()
-    model: ForecastModelConfig = ForecastModelConfig()
+    task: str
+    data: BaseModel
+    model: BaseModel
     train: TrainConfig = TrainConfig()
     tracking: TrackingConfig = TrackingConfig()
 
@@ -337,7 +316,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors naming the file."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file not found: {p} (give a path to a YAML file, e.g. configs/sentiment/tiny.yaml)")
+        raise ConfigError(f"config file not found: {p} (give a path to a YAML file, e.g. configs/<task>/tiny.yaml)")
     try:
         tree = yaml.safe_load(p.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -13,10 +13,10 @@ from typing import Any
 
 from seqlab import tracking
 from seqlab.checkpoint import check_resume, load_state
-from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict
+from seqlab.config import TaskConfig, config_to_dict
 from seqlab.errors import CheckpointError
 
-AnyConfig = SentimentConfig | ForecastConfig
+AnyConfig = TaskConfig  # a task's config model (seqlab.tasks: each task subclasses it)
 
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:

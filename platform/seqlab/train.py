@@ -1,6 +1,6 @@
 """Training on Ray Train: ``train_fn_per_worker`` is the loop, ``run_training`` is the driver.
 
-    seqlab train --config configs/sentiment/conv1d.yaml train.num_workers=2
+    seqlab train --config configs/<task>/<experiment>.yaml train.num_workers=2
 
 The driver validates the config, checks the MLflow store and the cluster's resources, prepares the data once
 (fitting preprocessing on the training split), puts it in the object store and starts a ``TorchTrainer``.
@@ -29,14 +29,14 @@ from seqlab.checkpoint import check_resume, load_state, resume_hashes, save_stat
 from seqlab.console import PROGRESS_EVERY_S, Clock, epoch_line, progress_line
 from seqlab.resume import check_resumable, reopen_run, set_aside
 from seqlab.resume import checkpoint_dirs, latest_checkpoint  # noqa: F401  (public here before resume.py)
-from seqlab.config import ForecastConfig, SentimentConfig, config_to_dict, flatten, validate_config
+from seqlab.config import TaskConfig, config_to_dict, flatten, validate_config
 from seqlab.tracking.registry import FINGERPRINT_TAG
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.optim import build_optimizer
 from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
 
-AnyConfig = SentimentConfig | ForecastConfig
+AnyConfig = TaskConfig  # a task's config model (seqlab.tasks: each task subclasses it)
 
 
 # ------------------------------------------------------------------------------------------------ the loop

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.config import ForecastModelConfig, load_config
+from seqlab.config import SeriesModelConfig, load_config
 from seqlab.data.calendar import calendar_columns, calendar_features, index_seconds
 from seqlab.data.synthetic import synthetic_weather
 from seqlab.errors import DataError
@@ -67,11 +67,11 @@ def test_window_from_raw_rows_equals_the_training_window(calendar: list[str]) ->
 
 
 def test_residual_model_starts_from_the_last_value() -> None:
-    cfg = ForecastModelConfig(name="gru", hidden=4, residual=True)
+    cfg = SeriesModelConfig(name="gru", hidden=4, residual=True)
     model = build_series_model(cfg, window_steps=10, num_features=3, target_idx=1)
     assert isinstance(model, LastValueResidual)
     for p in model.inner.parameters():
         torch.nn.init.zeros_(p)  # an inner model that predicts no change: the common-sense baseline
     x = torch.randn(5, 10, 3)
     torch.testing.assert_close(model(x), x[:, -1, 1])
-    assert not isinstance(build_series_model(ForecastModelConfig(name="gru", hidden=4), 10, 3), LastValueResidual)
+    assert not isinstance(build_series_model(SeriesModelConfig(name="gru", hidden=4), 10, 3), LastValueResidual)

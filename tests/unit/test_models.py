@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from seqlab.config import FORECAST_MODELS, SENTIMENT_MODELS, ForecastModelConfig, SentimentModelConfig
+from seqlab.config import SERIES_MODELS, TEXT_MODELS, SeriesModelConfig, TextModelConfig
 from seqlab.data.synthetic import synthetic_reviews, synthetic_weather
 from seqlab.errors import ConfigError
 from seqlab.models.series import build_series_model, min_conv_length
@@ -37,14 +37,14 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def text_cfg(name: str, **kw: Any) -> SentimentModelConfig:
+def text_cfg(name: str, **kw: Any) -> TextModelConfig:
     sizes: dict[str, Any] = {"embed_dim": 8, "hidden": 8, "conv_filters": 8, "conv_kernel": 3, "pool": 2}
-    return SentimentModelConfig(name=name, **{**sizes, **kw})
+    return TextModelConfig(name=name, **{**sizes, **kw})
 
 
-def series_cfg(name: str, **kw: Any) -> ForecastModelConfig:
+def series_cfg(name: str, **kw: Any) -> SeriesModelConfig:
     sizes: dict[str, Any] = {"hidden": 8, "conv_filters": 8, "conv_kernel": 3, "pool": 2}
-    return ForecastModelConfig(name=name, **{**sizes, **kw})
+    return SeriesModelConfig(name=name, **{**sizes, **kw})
 
 
 def review_batch(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +99,7 @@ def fit_losses(
 @pytest.mark.parametrize(
     "variant", [{}, {"layers": 2, "bidirectional": True, "dropout": 0.2}], ids=["plain", "stacked-bi"]
 )
-@pytest.mark.parametrize("name", SENTIMENT_MODELS)
+@pytest.mark.parametrize("name", TEXT_MODELS)
 def test_text_model_output_shape(name: str, variant: dict[str, Any]) -> None:
     torch.manual_seed(0)
     model = build_text_model(text_cfg(name, **variant), VOCAB, MAXLEN)
@@ -113,7 +113,7 @@ def test_text_model_output_shape(name: str, variant: dict[str, Any]) -> None:
     [{}, {"layers": 2, "bidirectional": True, "dropout": 0.2, "recurrent_dropout": 0.3}],
     ids=["plain", "stacked-bi-dropout"],
 )
-@pytest.mark.parametrize("name", FORECAST_MODELS)
+@pytest.mark.parametrize("name", SERIES_MODELS)
 def test_series_model_output_shape(name: str, variant: dict[str, Any]) -> None:
     torch.manual_seed(0)
     model = build_series_model(series_cfg(name, **variant), WINDOW, FEATURES)
@@ -132,7 +132,7 @@ def test_flatten_hidden_layer_follows_layers() -> None:
 # ----------------------------------------------------------------------------------------------- learning
 
 
-@pytest.mark.parametrize("name", SENTIMENT_MODELS)
+@pytest.mark.parametrize("name", TEXT_MODELS)
 def test_text_model_learns(name: str) -> None:
     torch.manual_seed(0)
     x, y = review_batch()
@@ -140,7 +140,7 @@ def test_text_model_learns(name: str) -> None:
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("name", FORECAST_MODELS)
+@pytest.mark.parametrize("name", SERIES_MODELS)
 def test_series_model_learns(name: str) -> None:
     torch.manual_seed(0)
     x, y = weather_batch()
@@ -157,7 +157,7 @@ def glove_like(dim: int = 8) -> np.ndarray:
     return matrix
 
 
-@pytest.mark.parametrize("name", [n for n in SENTIMENT_MODELS if n != "ngram_bag"])
+@pytest.mark.parametrize("name", [n for n in TEXT_MODELS if n != "ngram_bag"])
 def test_embedding_starts_from_matrix(name: str) -> None:
     matrix = glove_like()
     model = build_text_model(text_cfg(name, embedding="glove"), VOCAB, MAXLEN, embedding_matrix=matrix)
@@ -234,9 +234,9 @@ def gloo_group() -> Iterator[None]:
 
 
 STACKED = {"layers": 2, "bidirectional": True, "dropout": 0.2, "recurrent_dropout": 0.3}
-DDP_CASES = [("sentiment", n, {}) for n in SENTIMENT_MODELS] + [
+DDP_CASES = [("sentiment", n, {}) for n in TEXT_MODELS] + [
     ("sentiment", "gru", {"embedding": "glove", "freeze_embedding": True}),
-    *[("forecast", n, STACKED) for n in FORECAST_MODELS],
+    *[("forecast", n, STACKED) for n in SERIES_MODELS],
 ]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab.config import SentimentDataConfig
+from seqlab.config import ReviewsDataConfig
 from seqlab.data.reviews import load_reviews, read_packaged_reviews
 from seqlab.errors import DataError
 
@@ -21,8 +21,8 @@ def _csv(
     return path
 
 
-def _cfg(**kw: object) -> SentimentDataConfig:
-    return SentimentDataConfig.model_validate(kw)
+def _cfg(**kw: object) -> ReviewsDataConfig:
+    return ReviewsDataConfig.model_validate(kw)
 
 
 def _acl(root: Path, n: int = 6, test: bool = True) -> Path:

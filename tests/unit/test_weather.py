@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab.config import ForecastDataConfig, load_config
+from seqlab.config import SeriesDataConfig, load_config
 from seqlab.data.weather import (
     Normalizer,
     WindowSampler,
@@ -50,19 +50,19 @@ def write_csv(path: Path, text: str) -> Path:
     return path
 
 
-def csv_cfg(path: Path, **kw: object) -> ForecastDataConfig:
-    return ForecastDataConfig(source="csv", path=str(path), **kw)  # type: ignore[arg-type]
+def csv_cfg(path: Path, **kw: object) -> SeriesDataConfig:
+    return SeriesDataConfig(source="csv", path=str(path), **kw)  # type: ignore[arg-type]
 
 
-def jena_cfg(path: Path, **kw: object) -> ForecastDataConfig:
-    return ForecastDataConfig(source="jena", path=str(path), **kw)  # type: ignore[arg-type]
+def jena_cfg(path: Path, **kw: object) -> SeriesDataConfig:
+    return SeriesDataConfig(source="jena", path=str(path), **kw)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------------ sources
 
 
 def test_packaged_nyc_loads_one_station_hourly_with_gaps_filled() -> None:
-    s = load_series(ForecastDataConfig())
+    s = load_series(SeriesDataConfig())
     assert 8700 <= len(s.frame) <= 8800
     assert s.features == ["temp", "dewp", "humid", "wind_dir", "wind_speed", "precip", "pressure", "visib"]
     assert s.target == "temp" and s.unit == "degF" and "EWR" in s.source
@@ -73,7 +73,7 @@ def test_packaged_nyc_loads_one_station_hourly_with_gaps_filled() -> None:
 
 
 def test_packaged_station_and_feature_choice_keep_the_target() -> None:
-    s = load_series(ForecastDataConfig(station="JFK", features=["pressure", "humid"]))
+    s = load_series(SeriesDataConfig(station="JFK", features=["pressure", "humid"]))
     assert s.features == ["pressure", "humid", "temp"] and list(s.frame.columns) == s.features
     assert "JFK" in s.source
 
@@ -113,7 +113,7 @@ def test_duplicate_times_are_dropped_and_counted(tmp_path: Path) -> None:
 
 
 def test_synthetic_source_and_target_override() -> None:
-    s = load_series(ForecastDataConfig(source="synthetic", target="dewp", features=["temp"]))
+    s = load_series(SeriesDataConfig(source="synthetic", target="dewp", features=["temp"]))
     assert len(s.frame) == 2000 and s.features == ["temp", "dewp"] and s.target == "dewp"
 
 
@@ -260,7 +260,7 @@ def test_normalizer_round_trip_constant_column_and_inverse() -> None:
 
 
 def test_prepare_series_keeps_each_split_inside_its_rows() -> None:
-    s = prepare_series(ForecastDataConfig(source="synthetic", lookback=48, step=2, delay=12))
+    s = prepare_series(SeriesDataConfig(source="synthetic", lookback=48, step=2, delay=12))
     train_end, val_end = s.bounds
     assert s.data.dtype == np.float32 and s.data.shape == (2000, 5)
     # the target lies data.delay rows after the window's last row: row i - step for the chapter's "current" i
@@ -362,7 +362,7 @@ def hourly_csv(path: Path, n: int = 400, drop: range | None = None, **columns: o
 
 
 def test_packaged_wind_record_of_1048_mph_is_removed_and_no_longer_scales_wind() -> None:
-    s = prepare_series(ForecastDataConfig())
+    s = prepare_series(SeriesDataConfig())
     wind = [c for c in s.series.cleaned if c.column == "wind_speed"]
     assert len(wind) == 1 and wind[0].reason == "above max" and wind[0].count == 1
     assert wind[0].example_time == "2013-02-12 08:00:00" and wind[0].example_value == pytest.approx(1048.36058)

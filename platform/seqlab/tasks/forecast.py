@@ -7,7 +7,7 @@ frequency, so raw weather rows can be turned into a model input (and the answer 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,13 +15,22 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from seqlab.config import ForecastConfig
+from seqlab.config import SeriesDataConfig, SeriesModelConfig, TaskConfig
 from seqlab.data.calendar import calendar_columns, calendar_features
 from seqlab.data.rows import TIME_FIELD, RowSpec, iso_utc, parse_rows
 from seqlab.data.weather import cleaning_info, describe_series, prepare_series
 from seqlab.errors import DataError
 from seqlab.models.series import build_series_model
 from seqlab.tasks.base import BatchPredictor, Prepared, Task, finite, validate_request
+
+# ------------------------------------------------------------------------------------------------ config
+
+
+class ForecastConfig(TaskConfig):
+    task: Literal["forecast"]
+    data: SeriesDataConfig = SeriesDataConfig()
+    model: SeriesModelConfig = SeriesModelConfig()
+
 
 # ------------------------------------------------------------------------------------------- HTTP models
 

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-from seqlab.config import SentimentConfig
+from seqlab.config import ReviewsDataConfig, TaskConfig, TextModelConfig
 from seqlab.data.bags import BagSplit, ngram_bags
 from seqlab.data.glove import embedding_matrix, load_glove
 from seqlab.data.reviews import load_reviews
@@ -25,6 +25,34 @@ from seqlab.data.text import WordIndex, tokenize
 from seqlab.errors import DataError
 from seqlab.models.text import build_text_model
 from seqlab.tasks.base import ArraySplit, BatchPredictor, Prepared, Task, finite, validate_request
+
+
+# ------------------------------------------------------------------------------------------------ config
+
+
+class SentimentConfig(TaskConfig):
+    task: Literal["sentiment"]
+    data: ReviewsDataConfig = ReviewsDataConfig()
+    model: TextModelConfig = TextModelConfig()
+
+    @model_validator(mode="after")
+    def _sparse_needs_adam(self) -> SentimentConfig:
+        if self.model.name == "ngram_bag" and self.train.optimizer != "adam":
+            raise ValueError(
+                f"model.name='ngram_bag' trains its n-gram table with sparse gradients, which only "
+                f"train.optimizer='adam' updates (row by row); got train.optimizer='{self.train.optimizer}'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _glove_dim(self) -> SentimentConfig:
+        if self.model.embedding == "glove" and self.data.glove_path is None and self.model.embed_dim != 50:
+            raise ValueError(
+                f"model.embed_dim must be 50 with model.embedding='glove' and the packaged GloVe vectors "
+                f"(50-d), got {self.model.embed_dim}; set data.glove_path to a glove.6B.<d>d.txt for another d"
+            )
+        return self
+
 
 
 # ------------------------------------------------------------------------------------------- HTTP models
