@@ -288,7 +288,9 @@ def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], c
         best_val = {f"best_{k}": v for k, v in state["best_metrics"].items() if k.startswith("val_")}
         tracking.log_metrics(uri, run_id, {**test_metrics, "best_epoch": state["best_epoch"], **best_val},
                              step=int(state["epoch"]))
-        tracking.log_curves(uri, run_id, state["history"], ["loss", "accuracy", "mae", "mae_degrees"])
+        # one plot per metric the task reports for both splits (the task decides which metrics exist)
+        names = sorted({k.removeprefix("train_") for h in state["history"] for k in h if k.startswith("train_")})
+        tracking.log_curves(uri, run_id, state["history"], names)
         clock.lap("mlflow_metrics")
         if cfg.tracking.log_model:
             model_uri = tracking.log_model(uri, run_id, str(checkpoint_file))
