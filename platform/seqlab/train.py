@@ -293,7 +293,7 @@ def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], c
         tracking.log_curves(uri, run_id, state["history"], names)
         clock.lap("mlflow_metrics")
         if cfg.tracking.log_model:
-            model_uri = tracking.log_model(uri, run_id, str(checkpoint_file))
+            model_uri = tracking.log_model(uri, run_id, str(_model_file(state)))
             clock.lap("model_logging")
         tracking.end_run(uri, run_id)
     return TrainingResult(run_id=run_id, run_name=name, metrics=dict(state["best_metrics"]), test_metrics=test_metrics,
@@ -388,6 +388,16 @@ def _trainer(cfg: AnyConfig, prepared: Prepared, name: str, store: str, uri: str
             # Ray Train's own INFO lines (each report, each checkpoint) drown the epoch lines
             logging_config=ray.train.LoggingConfig(log_level="WARNING")),
     )
+
+
+_MODEL_KEYS = ("config", "preprocessing", "best_model_state", "best_metrics", "best_epoch", "epoch", "history")
+
+
+def _model_file(state: dict[str, Any]) -> Path:
+    """The logged (and registered) model's checkpoint: the best weights and what predicting needs, without the
+    optimizer state and last weights that only resuming needs (a bag model's Adam moments are twice its table)."""
+    folder = Path(tempfile.mkdtemp(prefix="seqlab-model-"))
+    return save_state(folder, {k: state[k] for k in _MODEL_KEYS if k in state})
 
 
 def evaluate_test(cfg: AnyConfig, task: Task, prepared: Prepared, state: dict[str, Any]) -> dict[str, float]:
