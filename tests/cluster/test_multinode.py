@@ -164,10 +164,13 @@ def _pipeline_file(c: Cluster) -> Path:
     two_nodes = ["train.num_workers=2", "train.cpus_per_worker=2"]  # 2 CPUs per node: one worker on each
     tree: dict[str, Any] = {
         "data_check": False,
-        "sentiment": {"sweep": str(ROOT / "configs/sentiment/sweep_tiny.yaml"),
-                      "overrides": ["num_samples=1", "max_concurrent_trials=1", "scheduler=fifo", "overrides.train.num_workers=2",
-                                    "overrides.train.cpus_per_worker=2", f"storage_path={c.tmp / 'store'}"]},
-        "forecast": {"train": str(ROOT / "configs/forecast/tiny.yaml"), "overrides": two_nodes},
+        "tasks": {
+            "sentiment": {"sweep": str(ROOT / "configs/sentiment/sweep_tiny.yaml"),
+                          "overrides": ["num_samples=1", "max_concurrent_trials=1", "scheduler=fifo",
+                                        "overrides.train.num_workers=2", "overrides.train.cpus_per_worker=2",
+                                        f"storage_path={c.tmp / 'store'}"]},
+            "forecast": {"train": str(ROOT / "configs/forecast/tiny.yaml"), "overrides": two_nodes},
+        },
         "promote": True,
         "deploy": True,
         # replicas hold no CPU here, so the node-loss test can still place its workers on the head
