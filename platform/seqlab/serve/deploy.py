@@ -85,6 +85,9 @@ def serve_config(
         }
     )
     return {
+        # one ingress, on the head: HAProxy binds fixed stats/metrics ports, so two proxies on one machine (a
+        # second Ray node started on the same host) would collide; clients reach the head (cluster.yaml) anyway
+        "proxy_location": "HeadOnly",
         "http_options": {"host": host, "port": port, "request_timeout_s": request_timeout_s},
         "applications": applications,
     }
@@ -209,7 +212,8 @@ def deploy(
     # 2.60 gives imperatively deployed code a new random version each time and lets no one pin it.
     # the proxy logs every request too unless told otherwise (applies when this call starts Serve)
     access_log = {"enable_access_log": any(a.access_log for a in apps)}
-    client = serve_start(http_options=config.http_options.model_dump(), global_logging_config=access_log)
+    client = serve_start(proxy_location=config.proxy_location, http_options=config.http_options.model_dump(),
+                         global_logging_config=access_log)
     client.deploy_apps(config, _blocking=False)
     _wait_running([*names, HEALTH_APP], wait_s)
     # where the ingress listens: this call's options only apply if it started Serve
