@@ -5,10 +5,11 @@
 
 Runs the real command line (``seqlab train``) in a fresh process and a temp folder (own Ray; one SQLite
 MLflow store for all runs, created by the first), once per ``--runs``, and prints per phase: Python imports
-and config (process launch until Ray starts), Ray start, checks (resources, resume), MLflow store, data
-prepare, MLflow run, worker group start with checkpoints and Ray Train's teardown, the training loop (the
-epochs' own seconds), test evaluation, MLflow metrics and curves, model logging, and what is left (Ray
-shutdown, process exit). Fixed start-up is wall time minus loop time; the target on a 2-core machine is
+and config (process launch until training starts), Ray start (the MLflow store check and data prepare run
+alongside it on a helper thread), checks (resources, resume), the wait for that helper after Ray is up
+(store_data_wait), MLflow run, worker group start with checkpoints and Ray Train's teardown, the training
+loop (the epochs' own seconds), test evaluation, MLflow metrics and curves, model logging, Ray stop and what
+is left (process exit). Fixed start-up is wall time minus loop time; the target on a 2-core machine is
 <= 15 s. Other processes on the machine
 change every figure: the load average is printed next to them.
 """

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from seqlab import tracking
+from seqlab.background import InBackground
 from seqlab.checkpoint import check_resume, load_state, resume_hashes, save_state
 from seqlab.console import PROGRESS_EVERY_S, Clock, epoch_line, progress_line
 from seqlab.resume import check_resumable, reopen_run, set_aside
@@ -323,15 +324,15 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         set_aside(run_dir)
     # A resume that does not fit is refused here, before Ray, data or MLflow is touched.
     previous_run_id, previous, previous_path = check_resumable(cfg, run_dir) if "://" not in store else (None, None, None)
+    # The MLflow store is checked and the data prepared on a helper thread while Ray starts: a local Ray's
+    # start is mostly waiting for its processes, so both come nearly free (a failure still raises here).
+    ahead = InBackground(lambda: _store_and_data(cfg, task, prepared, track), name="seqlab-prepare")
     init_ray()  # joins $RAY_ADDRESS, else a local Ray (never a stray cluster of the machine)
     clock.lap("ray_start")
     check_resources(cfg)
     clock.lap("checks")
-    if track:
-        tracking.check_store(tracking.resolve_tracking_uri(cfg.tracking.tracking_uri))
-        clock.lap("mlflow_store")
-    prepared = prepared if prepared is not None else task.prepare(cfg)
-    clock.lap("data_prepare")
+    prepared = ahead.result()
+    clock.lap("store_data_wait")
     if previous is not None:  # same settings, but are the data files still the ones it was fitted on?
         check_resume(previous, config_to_dict(cfg), str(previous_path), prepared.preprocessing)
     uri = run_id = None
@@ -365,6 +366,12 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         if cause is not None:
             raise cause from None
         raise
+
+
+def _store_and_data(cfg: AnyConfig, task: Task, prepared: Prepared | None, track: bool) -> Prepared:
+    if track:
+        tracking.check_store(tracking.resolve_tracking_uri(cfg.tracking.tracking_uri))
+    return prepared if prepared is not None else task.prepare(cfg)
 
 
 def _trainer(cfg: AnyConfig, prepared: Prepared, name: str, store: str, uri: str | None, run_id: str | None,
