@@ -53,7 +53,7 @@ class ReviewsDataConfig(_Strict):
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # of the non-test reviews
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # held out, never seen by training or tuning
     glove_path: str | None = None  # glove.6B.<d>d.txt; None = the packaged 50-d vectors
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's seeder takes 0 .. 2^32-1 (-1 failed mid-prepare)
 
     @model_validator(mode="after")
     def _path_needed(self) -> ReviewsDataConfig:
@@ -130,7 +130,7 @@ class SeriesDataConfig(_Strict):
     bounds_margin: float = Field(1.0, ge=0.0)  # prediction accepts the train range +- margin x range
     # extra sin/cos input columns of each row's time: [day] (hour of day), [day, year] (also day of year)
     calendar: list[Literal["day", "year"]] = Field(default_factory=list)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's seeder takes 0 .. 2^32-1 (-1 failed mid-run)
 
     @model_validator(mode="after")
     def _check(self) -> SeriesDataConfig:
