@@ -200,7 +200,9 @@ def draw_width_maxlen(widths: list[int], maxlens: list[int], grid: np.ndarray, t
         ax.minorticks_off()
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=7.5, loc="lower right", ncol=2)
+    lo, hi = float(np.nanmin(grid)), float(np.nanmax(grid))
+    left.set_ylim(lo - 0.5 * (hi - lo), hi + 0.08 * (hi - lo))  # room below the lines for the legends
     left.set_ylabel("best validation accuracy")
     fig.suptitle(title, fontsize=10)
     _save(fig, out)
