@@ -46,9 +46,11 @@ def pretrained_vs_learned(trials: list[Any], name: str, out: Path, all_size: int
         print(f"{s:>16}  " + "  ".join(f"{v:>18.4f}" if v is not None else f"{'-':>18}" for v in row))
     for cross in crossings.values():
         print(cross.note)
-    figs.draw_pretrained_vs_learned(
-        curves, crossings, f"sentiment sweep {name} ({len(trials)} trials): pretrained (GloVe 50-d) vs learned embedding\n"
-        "Embedding(10000, 50) -> Flatten -> Dense(32) -> Dense(1), last 100 words, 4,000 validation reviews", out, all_size=all_size)
+    p = trials[0].params
+    title = (f"sentiment sweep {name} ({len(trials)} trials): pretrained (GloVe) vs learned embedding\n"
+             f"{p['model.name']} model, Embedding({p['data.max_words']}, {p['model.embed_dim']}), "
+             f"last {p['data.maxlen']} words, {figs.split_count(trials[0], 'val')} validation reviews")
+    figs.draw_pretrained_vs_learned(curves, crossings, title, out, all_size=all_size)
 
 
 def width_maxlen(trials: list[Any], name: str, out: Path) -> None:
@@ -58,8 +60,10 @@ def width_maxlen(trials: list[Any], name: str, out: Path) -> None:
         print(f"{w:>14}  " + "  ".join(f"{v:>7.4f}" for v in row))
     bw, bm, bv = figs.best_cell(widths, maxlens, grid)
     print(f"best: width {bw}, maxlen {bm}: {METRIC} {bv:.4f}")
-    figs.draw_width_maxlen(widths, maxlens, grid, f"sentiment sweep {name} ({len(trials)} trials): learned embedding, "
-                           "mean of the vectors of the last maxlen words (ngram_bag, words only), 16,000 training reviews", out)
+    title = (f"sentiment sweep {name} ({len(trials)} trials): a learned embedding, the mean of the vectors of the last "
+             f"maxlen words ({trials[0].params['model.name']}),\n{figs.split_count(trials[0], 'train')} training "
+             f"reviews, {figs.split_count(trials[0], 'val')} validation reviews")
+    figs.draw_width_maxlen(widths, maxlens, grid, title, out)
 
 
 def main() -> None:

@@ -128,14 +128,14 @@ def shoot(url: str, out: Path, params: list[str], metric: str, chromium: str, ch
             driver.cmd("POST", "/url", {"url": url})
             driver.find("//*[contains(@class,'pcp-plot')]")
             # MLflow 3 opens its Assistant side panel by default: close it, so the plot gets the width.
-            driver.try_click("//*[normalize-space(text())='MLflow Assistant']/ancestor::div[.//button[@aria-label='Close']][1]"
-                             "//button[@aria-label='Close']", timeout_s=3)
+            panel = "//*[normalize-space(text())='MLflow Assistant']/ancestor::div[.//button[@aria-label='Close']][1]"
+            driver.try_click(f"{panel}//button[@aria-label='Close']", timeout_s=3)
             driver.click("//button[@data-testid='clear-button']")
             for key in params:
                 _pick(driver, "Parameters:", key)
             _pick(driver, "Metrics:", metric)
             driver.find(f"//*[contains(@class,'pcp-plot')]//*[contains(@class,'axis-title') and text()='{metric}']")
-            driver.click("//h2[starts-with(normalize-space(.),'Comparing')]")  # blur the select: no caret in the picture
+            driver.click("//h2[starts-with(normalize-space(.),'Comparing')]")  # blur the select: no caret in the shot
             time.sleep(2)  # let the plot finish its transition
             out.write_bytes(base64.b64decode(driver.cmd("GET", "/screenshot")))
         finally:
@@ -172,8 +172,8 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_http(f"{base}/health", timeout_s=120)
-        query = urllib.parse.urlencode({"runs": json.dumps(ids), "experiments": json.dumps([parent.info.experiment_id])})
-        url = f"{base}/#/compare-runs?{query}"
+        query = {"runs": json.dumps(ids), "experiments": json.dumps([parent.info.experiment_id])}
+        url = f"{base}/#/compare-runs?{urllib.parse.urlencode(query)}"
         out = Path(args.out).resolve()
         out.parent.mkdir(parents=True, exist_ok=True)
         shoot(url, out, sorted(swept_keys(parent)), args.metric, args.chromium, args.chromedriver)

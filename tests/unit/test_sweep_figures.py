@@ -95,6 +95,12 @@ def test_trials_gather_into_a_grid_with_gaps_and_a_best_cell() -> None:
         figs.best_cell([8], [100], np.array([[np.nan]]))
 
 
+def test_split_sizes_are_read_from_the_logged_data_description() -> None:
+    trial = _trial(0.5, data__val="{'count': 4000, 'positive_fraction': 0.495}", data__test="not a dict")
+    assert figs.split_count(trial, "val") == 4000
+    assert figs.split_count(trial, "test") is None and figs.split_count(trial, "train") is None
+
+
 # ------------------------------------------------------------------------------------ the sweep files
 
 
@@ -161,3 +167,15 @@ def test_find_sweep_picks_the_newest_sweep_over_exactly_the_keys_and_its_finishe
         find_sweep(c, "seqlab", "sentiment", {"data.maxlen"}, exact=True)
     with pytest.raises(TrackingError, match="no MLflow experiment 'nope'"):
         find_sweep(c, "nope", "sentiment", keys)
+
+
+def test_both_pictures_are_drawn_with_crossings_gaps_and_curves_that_never_cross(tmp_path: Path) -> None:
+    curves = {figs.LEARNED: [(100, 0.52), (1000, 0.70)], figs.GLOVE_FROZEN: [(100, 0.58), (1000, 0.62)],
+              figs.GLOVE_TUNED: [(100, 0.58), (1000, 0.75)]}
+    crossings = {k: figs.crossover(curves[figs.LEARNED], c, k) for k, c in curves.items() if k != figs.LEARNED}
+    assert crossings[figs.GLOVE_FROZEN].size is not None and crossings[figs.GLOVE_TUNED].size is None
+    figs.draw_pretrained_vs_learned(curves, crossings, "t", tmp_path / "a.png", all_size=1000)
+    grid = np.array([[0.80, 0.85], [np.nan, 0.88]])
+    figs.draw_width_maxlen([8, 32], [100, 500], grid, "t", tmp_path / "b.png")
+    for name in ("a.png", "b.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

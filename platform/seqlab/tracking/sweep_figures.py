@@ -8,6 +8,7 @@ the trials from MLflow (``seqlab.tracking.sweep_trials``) and calls these.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -21,8 +22,8 @@ from seqlab.errors import TrackingError
 from seqlab.tracking.sweep_trials import Trial
 
 LEARNED = "learned"
-GLOVE_FROZEN = "GloVe, frozen"
-GLOVE_TUNED = "GloVe, fine-tuned"
+GLOVE_FROZEN = "GloVe (frozen)"
+GLOVE_TUNED = "GloVe (fine-tuned)"
 Curve = list[tuple[int, float]]  # (training reviews, metric), sizes ascending
 
 
@@ -34,10 +35,21 @@ def _param(trial: Trial, key: str) -> str:
 
 
 def embedding_kind(trial: Trial) -> str:
-    """``learned``, ``GloVe, frozen`` or ``GloVe, fine-tuned``, from the trial's ``model.*`` params."""
+    """``learned``, ``GloVe (frozen)`` or ``GloVe (fine-tuned)``, from the trial's ``model.*`` params."""
     if _param(trial, "model.embedding") == "learned":
         return LEARNED
     return GLOVE_FROZEN if _param(trial, "model.freeze_embedding") == "True" else GLOVE_TUNED
+
+
+def split_count(trial: Trial, split: str) -> int | None:
+    """How many reviews the trial's ``split`` (train, val, test) held, from its ``data.<split>`` param (the
+    logged description ``{'count': 4000, ...}``); None when the param is absent or has no count."""
+    raw = trial.params.get(f"data.{split}")
+    try:
+        described = ast.literal_eval(raw) if raw else None
+    except (ValueError, SyntaxError):
+        return None
+    return int(described["count"]) if isinstance(described, dict) and "count" in described else None
 
 
 def _mean_by(pairs: Iterable[tuple[Any, float]]) -> dict[Any, float]:
@@ -163,7 +175,8 @@ def draw_pretrained_vs_learned(curves: dict[str, Curve], crossings: dict[str, Cr
         color = styles.get(kind, ("gray", ""))[0]
         if cross.size is not None:
             ax.axvline(cross.size, color=color, linestyle=":", linewidth=1.5)
-            y = np.interp(math.log(cross.size), [math.log(s) for s, _ in curves[LEARNED]], [v for _, v in curves[LEARNED]])
+            sizes, values = zip(*curves[LEARNED])
+            y = np.interp(math.log(cross.size), [math.log(s) for s in sizes], values)  # on the drawn (log x) line
             ax.plot([cross.size], [y], marker="*", markersize=16, color="gold", markeredgecolor="black", zorder=5)
         notes.append(cross.note)
     ax.text(0.02, 0.97, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8.5,
