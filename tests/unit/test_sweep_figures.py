@@ -165,6 +165,10 @@ def test_find_sweep_picks_the_newest_sweep_over_exactly_the_keys_and_its_finishe
                                                                {"best_val_accuracy": 0.8})]
     with pytest.raises(TrackingError, match=r"no sentiment sweep over exactly \['data.maxlen'\]"):
         find_sweep(c, "seqlab", "sentiment", {"data.maxlen"}, exact=True)
+    with pytest.raises(TrackingError, match=r"sentiment sweep 'broad' swept \['data.maxlen', 'model.embed_dim', "
+                       r"'train.lr'\]; this picture needs a sweep over exactly"):
+        find_sweep(c, "seqlab", "sentiment", keys, sweep="broad", exact=True)
+    assert find_sweep(c, "seqlab", "sentiment", keys, sweep="grid", exact=True).info.run_name == "grid"
     with pytest.raises(TrackingError, match="no MLflow experiment 'nope'"):
         find_sweep(c, "nope", "sentiment", keys)
 

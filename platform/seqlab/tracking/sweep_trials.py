@@ -44,13 +44,14 @@ def find_sweep(c: Any, experiment: str, task: str, keys: set[str], sweep: str | 
         c: an ``MlflowClient``.
         experiment: the MLflow experiment name.
         task: the sweep's task (tag ``seqlab.task``).
-        keys: dotted keys the sweep must have swept (ignored when ``sweep`` names one).
+        keys: dotted keys the sweep must have swept (a sweep that ``sweep`` names too).
         sweep: the sweep's name (tag ``seqlab.sweep``); None = the newest that matches ``keys``.
         exact: the sweep swept exactly ``keys``, no other key (tells a picture's grid from a broad sweep
             over the same keys and more).
 
     Raises:
-        TrackingError: no such experiment, or no sweep that matches, naming what was looked for.
+        TrackingError: no such experiment, no sweep that matches, or the named sweep swept other keys; naming
+            what was looked for.
     """
     exp = c.get_experiment_by_name(experiment)
     if exp is None:
@@ -61,13 +62,19 @@ def find_sweep(c: Any, experiment: str, task: str, keys: set[str], sweep: str | 
         flt += f" and tags.`seqlab.sweep` = '{sweep}'"
     runs = c.search_runs([exp.experiment_id], filter_string=flt, order_by=["attributes.start_time DESC"],
                          max_results=200)
-    if not sweep:
-        runs = [r for r in runs if (swept_keys(r) == keys if exact else keys <= swept_keys(r))]
+    if sweep and runs and not _matches(runs[0], keys, exact):
+        raise TrackingError(f"{task} sweep {sweep!r} swept {sorted(swept_keys(runs[0]))}; this picture needs a sweep "
+                            f"over {'exactly ' if exact else ''}{sorted(keys)}")
+    runs = [r for r in runs if _matches(r, keys, exact)]
     if not runs:
         wanted = f"named {sweep!r}" if sweep else f"over {'exactly ' if exact else ''}{sorted(keys)}"
         raise TrackingError(f"no {task} sweep {wanted} in experiment {experiment!r} ({c.tracking_uri}); "
                             "run its sweep file with seqlab tune first, or pass --sweep <name>")
     return runs[0]
+
+
+def _matches(parent: Any, keys: set[str], exact: bool) -> bool:
+    return swept_keys(parent) == keys if exact else keys <= swept_keys(parent)
 
 
 def finished_trials(c: Any, parent: Any, metric: str) -> list[Trial]:
