@@ -18,36 +18,19 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Any
 
 from seqlab import tracking
+from seqlab.errors import SeqlabError
+from seqlab.tracking.sweep_trials import Trial, find_sweep, finished_trials, log_figure
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _parent_run(c: Any, experiment: str, sweep: str | None) -> Any:
-    exp = c.get_experiment_by_name(experiment)
-    if exp is None:
-        sys.exit(f"no MLflow experiment {experiment!r}; run the sweep first or pass --experiment")
-    flt = "tags.`seqlab.kind` = 'sweep' and tags.`seqlab.task` = 'forecast'"
-    if sweep:
-        flt += f" and tags.`seqlab.sweep` = '{sweep}'"
-    runs = c.search_runs([exp.experiment_id], filter_string=flt, order_by=["attributes.start_time DESC"], max_results=50)
-    runs = [r for r in runs if sweep or "lookback" in r.data.params.get("sweep.space", "")]
-    if not runs:
-        sys.exit(f"no forecast sweep{' named ' + repr(sweep) if sweep else ' over data.lookback'} in {experiment!r}")
-    return runs[0]
-
-
-def trial_points(c: Any, parent: Any) -> list[dict[str, float]]:
+def trial_points(trials: list[Trial]) -> list[dict[str, float]]:
     """One dict per finished trial: lookback, step, best val MAE, test MAE and both baselines."""
-    children = c.search_runs([parent.info.experiment_id], max_results=1000,
-                             filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     points = []
-    for run in children:
-        p, m = run.data.params, run.data.metrics
-        if run.info.status != "FINISHED" or "best_val_mae" not in m:
-            continue
+    for t in trials:
+        p, m = t.params, t.metrics
         points.append({"lookback": int(p["data.lookback"]), "step": int(p["data.step"]),
                        "val": m["best_val_mae"], "test": m.get("test_mae", math.nan),
                        "val_base": float(p["baseline.val_mae"]), "test_base": float(p["baseline.test_mae"])})
@@ -91,14 +74,17 @@ def main() -> None:
     args = parser.parse_args()
     uri = tracking.resolve_tracking_uri(None)
     c = tracking.client(uri)
-    parent = _parent_run(c, args.experiment, args.sweep)
-    points = trial_points(c, parent)
+    try:
+        parent = find_sweep(c, args.experiment, "forecast", {"data.lookback"}, args.sweep)
+    except SeqlabError as exc:
+        sys.exit(f"{type(exc).__name__}: {exc}")
+    points = trial_points(finished_trials(c, parent, "best_val_mae"))
     if not points:
         sys.exit(f"sweep {parent.info.run_name!r} has no finished trials with best_val_mae")
     out = Path(args.out)
     draw(points, f"forecast sweep {parent.info.run_name}: MAE vs lookback and step ({len(points)} trials)", out)
-    c.log_artifact(parent.info.run_id, str(out), "figures")
-    print(f"{out} ({len(points)} trials) logged to run {parent.info.run_id} under figures/")
+    where = log_figure(c, parent, out)
+    print(f"{out} ({len(points)} trials) logged to run {parent.info.run_id} as {where}")
 
 
 if __name__ == "__main__":

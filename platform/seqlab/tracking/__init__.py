@@ -6,6 +6,8 @@
     pyfunc_model.py  the models-from-code entry MLflow copies next to the checkpoint
     digest.py        the checkpoint inside a logged model and its sha256 (tagged at promotion, checked by Serve)
     sweep_report.py  the summary (table, plots, best trial) on a sweep's parent run
+    sweep_trials.py  a sweep read back: its parent run, its finished trials; a figure logged to it
+    sweep_figures.py the chapter's findings drawn from a sweep's trials (crossover, width x maxlen grid)
 
 ``from seqlab import tracking`` gives the run functions (``tracking.start_run(...)``); the other modules are
 imported by name (``from seqlab.tracking.registry import promote``). Importing this package does not import
