@@ -337,3 +337,16 @@ def test_serve_path_never_imports_training_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("task", ["sentiment", "forecast"])
+def test_openapi_states_the_request_body_with_no_model_loaded(task: str, tmp_path: Path) -> None:
+    """The endpoint reads its body itself (one-pass JSON validation): the schema must still state it."""
+    with TestClient(make_api(_service(task, tmp_path))) as client:
+        schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/predict"]["post"]["requestBody"]
+    assert body["required"] is True
+    ref = body["content"]["application/json"]["schema"]["$ref"]
+    stated = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    field = "texts" if task == "sentiment" else "rows"
+    assert field in stated["required"] and stated["properties"][field]["type"] == "array"

