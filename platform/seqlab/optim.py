@@ -6,8 +6,8 @@ for a sparse gradient, reads and writes the moments and weights of the touched r
 did not touch keep their moments as they were, the "lazy" part); dense gradients get plain Adam. Weight decay
 acts on the touched rows only, so a rare n-gram is not shrunk at steps that never saw it.
 
-The chapter trains its text models with Keras' RMSprop, which differs from ``torch.optim.RMSprop`` in more than
-its defaults; :class:`KerasRMSprop` is that optimizer (see its docstring for why it matters).
+The chapter trains its models with Keras' RMSprop, which differs from ``torch.optim.RMSprop`` in more than its
+defaults; :class:`KerasRMSprop` is that optimizer (``train.optimizer: keras_rmsprop``; see its docstring).
 
     opt = build_optimizer("adam", model, lr=1e-3, weight_decay=0.0)
 """
@@ -132,8 +132,8 @@ def build_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float
     """The optimizer ``train.optimizer`` names for the trainable parameters of ``module``.
 
     A module with sparse parameters (see :func:`sparse_parameters`) gets :class:`LazyAdam` for all of its
-    parameters, the one choice here that updates sparse gradients row by row. ``rmsprop`` is
-    :class:`KerasRMSprop` (rho 0.9, eps 1e-7 inside the root), the optimizer the chapter's figures come from.
+    parameters, the one choice here that updates sparse gradients row by row. ``rmsprop`` is PyTorch's,
+    ``keras_rmsprop`` is :class:`KerasRMSprop` (rho 0.9, eps 1e-7 inside the root), the chapter's optimizer.
 
     Raises:
         ConfigError: an unknown name, or a module with sparse parameters and another optimizer than adam.
@@ -146,7 +146,9 @@ def build_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "rmsprop":
-        return KerasRMSprop(params, lr=lr, weight_decay=weight_decay)  # the chapter's optimizer, not torch's
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "keras_rmsprop":
+        return KerasRMSprop(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ConfigError(f"unknown train.optimizer {name!r}; choose one of: adam, rmsprop, sgd")
+    raise ConfigError(f"unknown train.optimizer {name!r}; choose one of: adam, rmsprop, keras_rmsprop, sgd")

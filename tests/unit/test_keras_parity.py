@@ -34,7 +34,7 @@ def test_rmsprop_steps_like_keras() -> None:
     model = nn.Linear(3, 1, bias=False).double()
     with torch.no_grad():
         model.weight.zero_()
-    opt = build_optimizer("rmsprop", model, lr=1e-3, weight_decay=0.0)
+    opt = build_optimizer("keras_rmsprop", model, lr=1e-3, weight_decay=0.0)
     for g in grads:
         opt.zero_grad()
         model.weight.grad = torch.as_tensor(g).reshape(1, 3).clone()
@@ -48,7 +48,7 @@ def test_rmsprop_weight_decay_adds_to_the_gradient() -> None:
     model = nn.Linear(1, 1, bias=False).double()
     with torch.no_grad():
         model.weight.fill_(2.0)
-    opt = build_optimizer("rmsprop", model, lr=0.1, weight_decay=0.5)
+    opt = build_optimizer("keras_rmsprop", model, lr=0.1, weight_decay=0.5)
     model.weight.grad = torch.zeros(1, 1, dtype=torch.float64)
     opt.step()
     g = 0.5 * 2.0  # the decay's gradient alone
@@ -88,6 +88,32 @@ def test_gru_and_rnn_start_with_zero_biases(name: str) -> None:
             np.testing.assert_allclose((p.T @ p).detach().numpy(), np.eye(6), atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["lstm", "gru", "simple_rnn"])
+def test_recurrent_models_train_the_padding_vector(name: str) -> None:
+    """Keras' Embedding (no mask_zero) trains row 0 like any word: the state a short review starts from."""
+    model = build_text_model(TextModelConfig(name=name, embed_dim=8, hidden=6), vocab_size=50, maxlen=10)
+    assert model.embedding.weight[0].abs().sum() > 0  # drawn like the other rows
+    tokens = torch.tensor([[0, 0, 0, 5, 7], [0, 3, 4, 5, 9]])
+    nn.functional.binary_cross_entropy_with_logits(model(tokens), torch.tensor([1.0, 0.0])).backward()
+    assert model.embedding.weight.grad[0].abs().sum() > 0
+
+
+def test_pretrained_vectors_keep_an_untrained_zero_padding_row() -> None:
+    matrix = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    matrix[0] = 0.0
+    cfg = TextModelConfig(name="lstm", embedding="glove", embed_dim=8, hidden=6)
+    model = build_text_model(cfg, vocab_size=50, maxlen=10, embedding_matrix=matrix)
+    assert model.embedding.padding_idx == 0
+    np.testing.assert_array_equal(model.embedding.weight.detach().numpy(), matrix)
+
+
+@pytest.mark.parametrize("name", ["flatten", "conv1d"])
+def test_other_models_keep_padding_at_zero(name: str) -> None:
+    cfg = TextModelConfig(name=name, embed_dim=8, conv_filters=4, conv_kernel=2, pool=2)
+    model = build_text_model(cfg, vocab_size=50, maxlen=10)
+    assert model.embedding.padding_idx == 0 and model.embedding.weight[0].abs().sum() == 0
+
+
 def test_reviews_keep_their_last_words_next_to_the_output() -> None:
     """Keras' pad_sequences defaults (padding and truncating 'pre'): the recurrent model's last step reads the
     review's last word, and a long review loses its beginning."""
@@ -100,6 +126,6 @@ def test_reviews_keep_their_last_words_next_to_the_output() -> None:
 def test_the_chapter_lstm_config_is_the_chapter_model() -> None:
     cfg = load_config("configs/sentiment/lstm.yaml")
     assert (cfg.data.max_words, cfg.data.maxlen, cfg.model.embed_dim, cfg.model.hidden) == (10_000, 500, 32, 32)
-    assert (cfg.train.optimizer, cfg.train.batch_size, cfg.train.lr) == ("rmsprop", 128, 1e-3)
+    assert (cfg.train.optimizer, cfg.train.batch_size, cfg.train.lr) == ("keras_rmsprop", 128, 1e-3)
     model = get_task("sentiment").build_model(cfg, {"word_index": {"max_words": 10_000}, "maxlen": 500})
     assert isinstance(model.rnn, nn.LSTM) and model.rnn.num_layers == 1 and not model.rnn.bidirectional

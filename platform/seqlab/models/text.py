@@ -24,7 +24,7 @@ from seqlab.errors import ConfigError
 
 
 def build_embedding(
-    cfg: TextModelConfig, vocab_size: int, embedding_matrix: np.ndarray | None
+    cfg: TextModelConfig, vocab_size: int, embedding_matrix: np.ndarray | None, train_padding: bool = False
 ) -> nn.Embedding:
     """The shared first layer: ``vocab_size`` vectors of ``cfg.embed_dim``, row 0 is padding.
 
@@ -33,6 +33,8 @@ def build_embedding(
         vocab_size: rows of the table (``data.max_words``: index 0 = padding, 1 = OOV).
         embedding_matrix: pretrained vectors (e.g. GloVe), shape ``(vocab_size, embed_dim)``, copied
             as-is; None draws random vectors (also the serve path, where a checkpoint fills them).
+        train_padding: row 0 is a vector like any other, drawn at random (unless the matrix gives it) and
+            trained, as in Keras' ``Embedding`` without ``mask_zero``; False keeps it at zero, untrained.
 
     Returns:
         The embedding, frozen (``requires_grad=False``) when ``cfg.freeze_embedding``.
@@ -42,12 +44,13 @@ def build_embedding(
     """
     if vocab_size < 2:
         raise ConfigError(f"vocab_size must be >= 2 (padding + at least one word), got {vocab_size}")
-    emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+    emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=None if train_padding else 0)
     # Keras' uniform(-0.05, 0.05) instead of PyTorch's N(0, 1): with N(0, 1) the chapter's Flatten model reached
     # 0.67 validation accuracy after 5 epochs, with the small init 0.76 (the book's figure).
     with torch.no_grad():
         emb.weight.uniform_(-0.05, 0.05)
-        emb.weight[0].zero_()
+        if not train_padding:
+            emb.weight[0].zero_()
     if embedding_matrix is not None:
         expected = (vocab_size, cfg.embed_dim)
         if tuple(embedding_matrix.shape) != expected:
@@ -58,7 +61,7 @@ def build_embedding(
             )
         with torch.no_grad():
             emb.weight.copy_(torch.as_tensor(embedding_matrix, dtype=torch.float32))
-    # padding_idx keeps row 0's gradient at zero, so padding stays whatever the matrix says (GloVe: zeros).
+    # Without train_padding, padding_idx keeps row 0's gradient at zero: padding stays what the matrix says.
     emb.weight.requires_grad_(not cfg.freeze_embedding)
     return emb
 
@@ -250,7 +253,11 @@ def build_text_model(
         if cfg.embedding == "glove":
             raise ConfigError("model.name='ngram_bag' learns its own n-gram vectors; use model.embedding='learned'")
         return NgramBagClassifier(vocab_size + cfg.hash_buckets * (cfg.ngrams > 1), cfg.embed_dim, cfg.dropout)
-    emb = build_embedding(cfg, vocab_size, embedding_matrix)
+    # A recurrent model reads the padding in front of a short review before its first word: a trained padding
+    # vector lets it choose the state it starts the review from (Keras' chapter model does the same; on its
+    # LSTM, docs/chapter.md). Pretrained vectors keep their zero padding row, untrained.
+    train_padding = cfg.name in _RNN_TYPES and cfg.embedding == "learned"
+    emb = build_embedding(cfg, vocab_size, embedding_matrix, train_padding=train_padding)
     if cfg.name == "flatten":
         return FlattenClassifier(emb, maxlen, cfg.hidden, use_hidden=cfg.layers >= 2, dropout=cfg.dropout)
     if cfg.name == "conv1d":
