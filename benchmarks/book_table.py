@@ -206,7 +206,8 @@ def markdown_table(rows: list[Row]) -> str:
         where = f"`{config}`" if config else "-"
         if r.overrides:
             where += " " + " ".join(f"`{o}`" for o in r.overrides)
-        lines.append(f"| {r.label} | {where} | {book} | {val} | {test.replace('|', '/')} | {_fmt(r.epochs, 'd')} | "
+        test = test.replace("|", "/")  # an error message must not split the row
+        lines.append(f"| {r.label} | {where} | {book} | {val} | {test} | {_fmt(r.epochs, 'd')} | "
                      f"{_fmt(r.seconds, '.0f')} |")
     return "\n".join(lines) + "\n"
 
@@ -233,8 +234,9 @@ def write_markdown(path: Path, command: str, notes: list[str], rows: list[Row]) 
 
 def notes(quick: bool, names: list[str], load: tuple[float, float], total: float) -> list[str]:
     """What the table's figures mean and how they were taken."""
-    out = [f"mode: {'--quick' if quick else 'default (configs as written)'}; 1 Ray Train worker, CPU; load average "
-           f"{load[0]:.1f} at start, {load[1]:.1f} at end, {os.cpu_count()} CPUs; total {total:.0f} s"]
+    mode = "--quick" if quick else "default (configs as written)"
+    out = [f"mode: {mode}; 1 Ray Train worker, CPU; load average {load[0]:.1f} at start, {load[1]:.1f} at end, "
+           f"{os.cpu_count()} CPUs; total {total:.0f} s"]
     if quick:
         out.append(f"--quick overrides: common {' '.join(QUICK_COMMON)}; per experiment (these win):")
         out += [f"  {n:<14} {' '.join(budget_overrides(experiment_overrides(BY_NAME[n], True, '', '')))}"

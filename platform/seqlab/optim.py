@@ -84,12 +84,12 @@ def _sparse_step(p: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.
 class KerasRMSprop(torch.optim.Optimizer):
     """RMSprop as Keras computes it: ``v = rho * v + (1 - rho) * g**2``, then ``p -= lr * g / sqrt(v + eps)``.
 
-    ``torch.optim.RMSprop`` differs in three ways that matter for an embedding table: it averages over a longer
-    window (``alpha=0.99`` where Keras' ``rho`` is 0.9), adds ``eps`` (1e-8) *after* the root, and so divides a
-    small gradient by a very small root. A word seen once in a while starts from ``v`` near 0 each time: torch
+    ``torch.optim.RMSprop`` differs in ways that matter for an embedding table: it averages over a longer
+    window (``alpha=0.99`` where Keras' ``rho`` is 0.9) and adds ``eps`` (1e-8) *after* the root, so it
+    divides a small gradient by a very small root. A word seen once in a while starts from ``v`` near 0 each time: torch
     moves its row by about ``lr * g / sqrt(0.01 * g**2) = 10 * lr`` whatever ``g`` is, Keras by at most
-    ``lr * g / sqrt(0.1 * g**2 + 1e-7)``, about ``3 * lr`` for a large gradient and far less for the tiny ones a
-    rare word gets. Measured on the chapter's LSTM (``configs/sentiment/lstm.yaml``): torch's version overfits
+    ``lr * g / sqrt(0.1 * g**2 + 1e-7)``: about ``3 * lr`` for a large gradient, far less for the tiny
+    ones a rare word gets. Measured on the chapter's LSTM (``configs/sentiment/lstm.yaml``): torch's version overfits
     the rare words' vectors (see ``docs/chapter.md``).
 
     Args:

@@ -31,10 +31,12 @@ def book_table() -> ModuleType:
 
 
 def rows(bt: ModuleType) -> list:
-    lstm = bt.Row("lstm", "IMDB LSTM(32)", "sentiment", 0.89, "", [], val=0.881, test=0.8764, epochs=10, seconds=301.4)
+    lstm = bt.Row("lstm", "IMDB LSTM(32)", "sentiment", 0.89, "", [], val=0.881, test=0.8764, epochs=10,
+                  seconds=301.4)
     base = bt.Row("baseline", "weather common-sense baseline", "forecast", 0.29, "", val=0.25, val_degrees=4.3,
                   test=0.3965, test_degrees=6.8, baseline=0.25, test_baseline=0.3965, seconds=1.0)
-    gru = bt.Row("gru", "weather GRU(32)", "forecast", 0.265, "", ["train.epochs=5"], error="DataError: no | rows")
+    gru = bt.Row("gru", "weather GRU(32)", "forecast", 0.265, "", ["train.epochs=5"],
+                 error="DataError: no | rows")
     return [lstm, base, gru]
 
 
@@ -51,7 +53,8 @@ def test_write_markdown_replaces_only_the_table(book_table: ModuleType, tmp_path
     page = tmp_path / "chapter.md"
     book_table.write_markdown(page, "python benchmarks/book_table.py --quick", ["note one"], rows(book_table))
     first = page.read_text()
-    assert first.startswith(book_table.MARK_START) and "Produced by `python benchmarks/book_table.py --quick`" in first
+    assert first.startswith(book_table.MARK_START)
+    assert "Produced by `python benchmarks/book_table.py --quick`" in first
     page.write_text("# The chapter\n\nprose before\n\n" + first + "\nprose after\n")
     book_table.write_markdown(page, "python benchmarks/book_table.py", ["note two"], rows(book_table)[:1])
     text = page.read_text()

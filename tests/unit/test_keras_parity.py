@@ -1,4 +1,4 @@
-"""The chapter's Keras settings that seqlab reproduces: RMSprop's update, recurrent initial weights, the window.
+"""The chapter's Keras settings that seqlab reproduces: RMSprop, recurrent initial weights, padding, the window.
 
     python -m pytest tests/unit/test_keras_parity.py -q
 """
@@ -18,7 +18,8 @@ from seqlab.tasks.sentiment import model_input
 from seqlab.data.text import WordIndex
 
 
-def keras_rmsprop(p: np.ndarray, grads: list[np.ndarray], lr: float, rho: float = 0.9, eps: float = 1e-7) -> np.ndarray:
+def keras_rmsprop(p: np.ndarray, grads: list[np.ndarray], lr: float, rho: float = 0.9,
+                  eps: float = 1e-7) -> np.ndarray:
     """Keras' RMSprop written out: v = rho v + (1 - rho) g^2; p -= lr g / sqrt(v + eps)."""
     v = np.zeros_like(p)
     for g in grads:
@@ -69,7 +70,7 @@ def test_lstm_starts_like_keras(bidirectional: bool) -> None:
             assert p.abs().max().item() <= limit and p.std().item() > limit / 3
         elif name.startswith("bias_hh"):
             assert torch.count_nonzero(p) == 0
-        elif name.startswith("bias_ih"):  # gates: input, forget, cell, output; only the forget gate starts at 1
+        elif name.startswith("bias_ih"):  # gates input, forget, cell, output: only the forget gate starts at 1
             expected = torch.zeros(4 * h)
             expected[h : 2 * h] = 1.0
             torch.testing.assert_close(p.detach(), expected)
@@ -125,7 +126,8 @@ def test_reviews_keep_their_last_words_next_to_the_output() -> None:
 
 def test_the_chapter_lstm_config_is_the_chapter_model() -> None:
     cfg = load_config("configs/sentiment/lstm.yaml")
-    assert (cfg.data.max_words, cfg.data.maxlen, cfg.model.embed_dim, cfg.model.hidden) == (10_000, 500, 32, 32)
+    sizes = (cfg.data.max_words, cfg.data.maxlen, cfg.model.embed_dim, cfg.model.hidden)
+    assert sizes == (10_000, 500, 32, 32)
     assert (cfg.train.optimizer, cfg.train.batch_size, cfg.train.lr) == ("keras_rmsprop", 128, 1e-3)
     model = get_task("sentiment").build_model(cfg, {"word_index": {"max_words": 10_000}, "maxlen": 500})
     assert isinstance(model.rnn, nn.LSTM) and model.rnn.num_layers == 1 and not model.rnn.bidirectional

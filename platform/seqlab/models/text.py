@@ -121,13 +121,14 @@ def keras_init(rnn: nn.Module, head: nn.Linear, forget_bias: bool) -> None:
     GRU draw the input weights glorot-uniform, make the recurrent weights orthogonal, set the biases to zero
     and, for an LSTM, the forget gate's bias to 1 (its ``unit_forget_bias``). With a forget gate that starts
     half shut (a bias near 0: sigmoid 0.5) the cell keeps about half of its memory per word at the start, so
-    a 500-word review's beginning is lost; a bias of 1 keeps about 73% per word from the first step. The output layer is glorot-uniform
-    with a zero bias, like Keras' ``Dense``.
+    a 500-word review's beginning is lost; a bias of 1 keeps about 73% per word from the first step. The
+    output layer is glorot-uniform with a zero bias, like Keras' ``Dense``.
 
     Args:
         rnn: an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` (any layers and directions).
         head: the output layer.
-        forget_bias: set the forget gate's bias to 1 (``nn.LSTM``: gates are ordered input, forget, cell, output).
+        forget_bias: set the forget gate's bias to 1 (``nn.LSTM`` orders its gates input, forget, cell,
+            output).
     """
     with torch.no_grad():
         for name, param in rnn.named_parameters():
@@ -138,7 +139,8 @@ def keras_init(rnn: nn.Module, head: nn.Linear, forget_bias: bool) -> None:
                 nn.init.orthogonal_(param)
             elif name.startswith("bias"):
                 param.zero_()
-                if forget_bias and name.startswith("bias_ih"):  # one of the two biases: their sum is Keras' one
+                # torch adds two biases where Keras has one: the forget gate's 1 goes into one of them
+                if forget_bias and name.startswith("bias_ih"):
                     hidden = param.shape[0] // 4
                     param[hidden : 2 * hidden] = 1.0
         nn.init.xavier_uniform_(head.weight)
