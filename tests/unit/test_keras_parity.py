@@ -79,6 +79,24 @@ def test_lstm_starts_like_keras(bidirectional: bool) -> None:
     assert head.weight.abs().max().item() <= np.sqrt(6 / (head.in_features + 1))
 
 
+@pytest.mark.parametrize(("name", "trained_hh"), [("lstm", False), ("simple_rnn", False), ("gru", True)])
+def test_lstm_and_rnn_train_one_bias_like_keras(name: str, trained_hh: bool) -> None:
+    """PyTorch adds bias_ih and bias_hh; Keras' LSTM and SimpleRNN have one bias (its GRU has two)."""
+    torch.manual_seed(0)
+    model = build_text_model(TextModelConfig(name=name, embed_dim=8, hidden=6), vocab_size=50, maxlen=10)
+    opt = build_optimizer("keras_rmsprop", model, lr=1e-2, weight_decay=0.0)
+    tokens = torch.tensor([[0, 0, 0, 5, 7], [0, 3, 4, 5, 9]])
+    before = {n: p.detach().clone() for n, p in model.rnn.named_parameters()}
+    for _ in range(2):
+        opt.zero_grad()
+        nn.functional.binary_cross_entropy_with_logits(model(tokens), torch.tensor([1.0, 0.0])).backward()
+        opt.step()
+    for n, p in model.rnn.named_parameters():
+        moved = not torch.equal(p, before[n])
+        assert moved is (trained_hh or not n.startswith("bias_hh")), n
+        assert p.requires_grad is moved, n
+
+
 @pytest.mark.parametrize("name", ["gru", "simple_rnn"])
 def test_gru_and_rnn_start_with_zero_biases(name: str) -> None:
     model = build_text_model(TextModelConfig(name=name, embed_dim=8, hidden=6), vocab_size=50, maxlen=10)

@@ -114,7 +114,7 @@ class ConvClassifier(nn.Module):
         return out.squeeze(-1)
 
 
-def keras_init(rnn: nn.Module, head: nn.Linear, forget_bias: bool) -> None:
+def keras_init(rnn: nn.Module, head: nn.Linear, kind: str) -> None:
     """Start a recurrent classifier where the chapter's Keras layers start, not where PyTorch's do.
 
     PyTorch draws every recurrent weight and both biases from uniform(-1/sqrt(H), 1/sqrt(H)); Keras' LSTM and
@@ -124,11 +124,15 @@ def keras_init(rnn: nn.Module, head: nn.Linear, forget_bias: bool) -> None:
     a 500-word review's beginning is lost; a bias of 1 keeps about 73% per word from the first step. The
     output layer is glorot-uniform with a zero bias, like Keras' ``Dense``.
 
+    PyTorch's LSTM and RNN also add two biases (``bias_ih + bias_hh``) where Keras' have one: both train, so
+    the sum moves twice as fast as a single bias under RMSprop or Adam (each bias's step is normalized on its
+    own). ``bias_hh`` is kept at zero, untrained, so the layer has Keras' one bias. The GRU keeps both:
+    Keras' GRU (``reset_after``) has a recurrent bias too, inside the reset gate's product.
+
     Args:
         rnn: an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` (any layers and directions).
         head: the output layer.
-        forget_bias: set the forget gate's bias to 1 (``nn.LSTM`` orders its gates input, forget, cell,
-            output).
+        kind: ``simple_rnn``, ``gru`` or ``lstm`` (``nn.LSTM`` orders its gates input, forget, cell, output).
     """
     with torch.no_grad():
         for name, param in rnn.named_parameters():
@@ -139,10 +143,11 @@ def keras_init(rnn: nn.Module, head: nn.Linear, forget_bias: bool) -> None:
                 nn.init.orthogonal_(param)
             elif name.startswith("bias"):
                 param.zero_()
-                # torch adds two biases where Keras has one: the forget gate's 1 goes into one of them
-                if forget_bias and name.startswith("bias_ih"):
+                if kind == "lstm" and name.startswith("bias_ih"):  # the forget gate's unit bias
                     hidden = param.shape[0] // 4
                     param[hidden : 2 * hidden] = 1.0
+                if kind != "gru" and name.startswith("bias_hh"):
+                    param.requires_grad_(False)  # one bias, as in Keras: bias_ih alone trains
         nn.init.xavier_uniform_(head.weight)
         head.bias.zero_()
 
@@ -179,7 +184,7 @@ class RecurrentClassifier(nn.Module):
         )
         self.directions = 2 if bidirectional else 1
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * self.directions, 1))
-        keras_init(self.rnn, self.head[1], forget_bias=kind == "lstm")
+        keras_init(self.rnn, self.head[1], kind)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         _, h_n = self.rnn(self.embedding(tokens))
