@@ -92,6 +92,7 @@ class Row:
     val_degrees: float | None = None
     test: float | None = None
     test_degrees: float | None = None
+    unit: str = ""  # of the *_degrees figures: the series' own ("degF" for the packaged NYC weather)
     baseline: float | None = None  # this data's common-sense val MAE (forecast rows)
     test_baseline: float | None = None  # ... and test MAE
     epochs: int | None = None
@@ -134,15 +135,16 @@ def run_one(exp: Experiment, overrides: list[str]) -> Row:
         row.val, row.val_degrees = result.metrics["val_mae"], result.metrics["val_mae_degrees"]
         row.test, row.test_degrees = result.test_metrics["test_mae"], result.test_metrics["test_mae_degrees"]
         row.baseline = result.info["baseline.val_mae"]
-        row.test_baseline = test_baseline(cfg)
+        row.test_baseline, row.unit = test_baseline(cfg)
     return row
 
 
-def test_baseline(cfg: Any) -> float:
+def test_baseline(cfg: Any) -> tuple[float, str]:
     """The common-sense MAE on the test windows (the task's info only carries the validation one)."""
     from seqlab.data.weather import prepare_series
 
-    return prepare_series(cfg.data).test_baseline_mae_norm
+    s = prepare_series(cfg.data)
+    return s.test_baseline_mae_norm, s.series.unit
 
 
 def baseline_row(exp: Experiment) -> Row:
@@ -156,6 +158,7 @@ def baseline_row(exp: Experiment) -> Row:
     row = Row(exp.name, exp.label, "forecast", exp.book, exp.book_note)
     row.val, row.val_degrees = s.baseline_mae_norm, s.baseline_mae_degrees
     row.test, row.test_degrees = s.test_baseline_mae_norm, s.test_baseline_mae_degrees
+    row.unit = s.series.unit
     row.baseline, row.test_baseline = row.val, row.test
     row.seconds = time.perf_counter() - t0
     return row
@@ -174,12 +177,12 @@ def cells(r: Row) -> tuple[str, str, str]:
     else:
         rel_book = f" {r.book / JENA_BASELINE:.2f}xb" if r.book is not None else ""
         if r.experiment == "baseline":
-            rel_book = " 2.57C"  # the book's figure in degrees
+            rel_book = " 2.57 degC"  # the book's figure in degrees
         book = f"{r.book_note}{_fmt(r.book, '.3f')}{rel_book}"
         rel = f" {r.val / r.baseline:.2f}xb" if r.val is not None and r.baseline else ""
-        val = f"{_fmt(r.val, '.3f')}{rel} {_fmt(r.val_degrees, '.2f')}C"
+        val = f"{_fmt(r.val, '.3f')}{rel} {_fmt(r.val_degrees, '.2f')} {r.unit}".rstrip()
         rel_test = f" {r.test / r.test_baseline:.2f}xb" if r.test is not None and r.test_baseline else ""
-        test = "-" if r.test is None else f"{r.test:.3f}{rel_test} {_fmt(r.test_degrees, '.2f')}C"
+        test = "-" if r.test is None else f"{r.test:.3f}{rel_test} {_fmt(r.test_degrees, '.2f')} {r.unit}".rstrip()
     if r.error:
         val, test = "FAILED", r.error
     return book, val, test
@@ -244,8 +247,9 @@ def notes(quick: bool, names: list[str], load: tuple[float, float], total: float
     out += [
         "book = first-edition notebooks (IMDB; Jena 2009-2016). seqlab forecast data = packaged NYC 2013 hourly",
         "(EWR, lookback 240 h, delay 24 h): compare MAEs through 'xb' = MAE / the same split's common-sense MAE.",
-        "val = best epoch's validation figure (accuracy, or MAE normalized + in degC); test = held-out test of",
-        "the same weights; seconds = wall time of run_training (data prep, Ray start-up, MLflow, training).",
+        "val = best epoch's validation figure (accuracy, or MAE normalized + in the series' unit); test = held-out",
+        "test of the same weights; seconds = wall time of run_training (data prep, Ray start-up, MLflow,",
+        "training).",
     ]
     return out
 

@@ -34,7 +34,8 @@ def rows(bt: ModuleType) -> list:
     lstm = bt.Row("lstm", "IMDB LSTM(32)", "sentiment", 0.89, "", [], val=0.881, test=0.8764, epochs=10,
                   seconds=301.4)
     base = bt.Row("baseline", "weather common-sense baseline", "forecast", 0.29, "", val=0.25, val_degrees=4.3,
-                  test=0.3965, test_degrees=6.8, baseline=0.25, test_baseline=0.3965, seconds=1.0)
+                  test=0.3965, test_degrees=6.8, baseline=0.25, test_baseline=0.3965, seconds=1.0,
+                  unit="degF")
     gru = bt.Row("gru", "weather GRU(32)", "forecast", 0.265, "", ["train.epochs=5"],
                  error="DataError: no | rows")
     return [lstm, base, gru]
@@ -45,7 +46,7 @@ def test_markdown_table_has_a_row_per_experiment(book_table: ModuleType) -> None
     lines = table.strip().splitlines()
     assert len(lines) == 2 + 3 and all(line.count("|") == 8 for line in lines)  # an error's "|" is escaped
     assert "| IMDB LSTM(32) | `sentiment/lstm.yaml` | 0.89 acc | 0.881 acc | 0.876 acc | 10 | 301 |" in lines
-    assert "0.397 1.00xb 6.80C" in lines[3]
+    assert "0.397 1.00xb 6.80 degF" in lines[3] and "2.57 degC" in lines[3]
     assert "`forecast/gru.yaml` `train.epochs=5`" in lines[4] and "FAILED" in lines[4]
 
 
