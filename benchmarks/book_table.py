@@ -92,6 +92,7 @@ class Row:
     val_degrees: float | None = None
     test: float | None = None
     test_degrees: float | None = None
+    unit: str = ""  # of the *_degrees figures: the series' own ("degF" for the packaged NYC weather)
     baseline: float | None = None  # this data's common-sense val MAE (forecast rows)
     test_baseline: float | None = None  # ... and test MAE
     epochs: int | None = None
@@ -134,15 +135,16 @@ def run_one(exp: Experiment, overrides: list[str]) -> Row:
         row.val, row.val_degrees = result.metrics["val_mae"], result.metrics["val_mae_degrees"]
         row.test, row.test_degrees = result.test_metrics["test_mae"], result.test_metrics["test_mae_degrees"]
         row.baseline = result.info["baseline.val_mae"]
-        row.test_baseline = test_baseline(cfg)
+        row.test_baseline, row.unit = test_baseline(cfg)
     return row
 
 
-def test_baseline(cfg: Any) -> float:
+def test_baseline(cfg: Any) -> tuple[float, str]:
     """The common-sense MAE on the test windows (the task's info only carries the validation one)."""
     from seqlab.data.weather import prepare_series
 
-    return prepare_series(cfg.data).test_baseline_mae_norm
+    s = prepare_series(cfg.data)
+    return s.test_baseline_mae_norm, s.series.unit
 
 
 def baseline_row(exp: Experiment) -> Row:
@@ -156,6 +158,7 @@ def baseline_row(exp: Experiment) -> Row:
     row = Row(exp.name, exp.label, "forecast", exp.book, exp.book_note)
     row.val, row.val_degrees = s.baseline_mae_norm, s.baseline_mae_degrees
     row.test, row.test_degrees = s.test_baseline_mae_norm, s.test_baseline_mae_degrees
+    row.unit = s.series.unit
     row.baseline, row.test_baseline = row.val, row.test
     row.seconds = time.perf_counter() - t0
     return row
@@ -165,29 +168,90 @@ def _fmt(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
+def cells(r: Row) -> tuple[str, str, str]:
+    """The book's figure, seqlab's validation figure and its held-out test figure of one row, as text."""
+    if r.task == "sentiment":
+        book = f"{r.book_note}{_fmt(r.book, '.2f')} acc" if r.book is not None else "-"
+        val = f"{_fmt(r.val, '.3f')} acc"
+        test = f"{_fmt(r.test, '.3f')} acc"
+    else:
+        rel_book = f" {r.book / JENA_BASELINE:.2f}xb" if r.book is not None else ""
+        if r.experiment == "baseline":
+            rel_book = " 2.57 degC"  # the book's figure in degrees
+        book = f"{r.book_note}{_fmt(r.book, '.3f')}{rel_book}"
+        rel = f" {r.val / r.baseline:.2f}xb" if r.val is not None and r.baseline else ""
+        val = f"{_fmt(r.val, '.3f')}{rel} {_fmt(r.val_degrees, '.2f')} {r.unit}".rstrip()
+        rel_test = f" {r.test / r.test_baseline:.2f}xb" if r.test is not None and r.test_baseline else ""
+        test = "-" if r.test is None else f"{r.test:.3f}{rel_test} {_fmt(r.test_degrees, '.2f')} {r.unit}".rstrip()
+    if r.error:
+        val, test = "FAILED", r.error
+    return book, val, test
+
+
 def print_table(rows: list[Row]) -> None:
     head = (f"{'experiment':<38} {'book':>15} {'seqlab val':>21} {'seqlab test':>21} {'epochs':>6} "
             f"{'seconds':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        if r.task == "sentiment":
-            book = f"{r.book_note}{_fmt(r.book, '.2f')} acc" if r.book is not None else "-"
-            val = f"{_fmt(r.val, '.3f')} acc"
-            test = f"{_fmt(r.test, '.3f')} acc"
-        else:
-            rel_book = f" {r.book / JENA_BASELINE:.2f}xb" if r.book is not None else ""
-            if r.experiment == "baseline":
-                rel_book = " 2.57C"  # the book's figure in degrees
-            book = f"{r.book_note}{_fmt(r.book, '.3f')}{rel_book}"
-            rel = f" {r.val / r.baseline:.2f}xb" if r.val is not None and r.baseline else ""
-            val = f"{_fmt(r.val, '.3f')}{rel} {_fmt(r.val_degrees, '.2f')}C"
-            rel_test = f" {r.test / r.test_baseline:.2f}xb" if r.test is not None and r.test_baseline else ""
-            test = "-" if r.test is None else f"{r.test:.3f}{rel_test} {_fmt(r.test_degrees, '.2f')}C"
-        if r.error:
-            val, test = "FAILED", r.error[:16]
-        print(f"{r.label:<38} {book:>15} {val:>21} {test:>21} {_fmt(r.epochs, 'd'):>6} "
+        book, val, test = cells(r)
+        print(f"{r.label:<38} {book:>15} {val:>21} {test[:21]:>21} {_fmt(r.epochs, 'd'):>6} "
               f"{_fmt(r.seconds, '.1f'):>8}")
+
+
+def markdown_table(rows: list[Row]) -> str:
+    """The table as GitHub markdown (one row per experiment; a failed one shows its error)."""
+    lines = ["| experiment | config | book | seqlab validation | seqlab held-out test | epochs | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        book, val, test = cells(r)
+        config = BY_NAME[r.experiment].config if r.experiment in BY_NAME else None
+        where = f"`{config}`" if config else "-"
+        if r.overrides:
+            where += " " + " ".join(f"`{o}`" for o in r.overrides)
+        test = test.replace("|", "/")  # an error message must not split the row
+        lines.append(f"| {r.label} | {where} | {book} | {val} | {test} | {_fmt(r.epochs, 'd')} | "
+                     f"{_fmt(r.seconds, '.0f')} |")
+    return "\n".join(lines) + "\n"
+
+
+MARK_START, MARK_END = "<!-- book_table: start -->", "<!-- book_table: end -->"
+
+
+def write_markdown(path: Path, command: str, notes: list[str], rows: list[Row]) -> None:
+    """Write the command, the notes and the table to ``path``, between the book_table markers.
+
+    A page that already has the markers keeps everything outside them (the prose around the table); any other
+    page is replaced by the markers and what goes between them.
+    """
+    block = "\n".join([MARK_START, f"Produced by `{command}`.", "", *(f"{n}  " for n in notes), "",
+                       markdown_table(rows) + MARK_END])
+    old = path.read_text() if path.is_file() else ""
+    if MARK_START in old and MARK_END in old:
+        before, rest = old.split(MARK_START, 1)
+        after = rest.split(MARK_END, 1)[1]
+        path.write_text(before + block + after)
+    else:
+        path.write_text(block + "\n")
+
+
+def notes(quick: bool, names: list[str], load: tuple[float, float], total: float) -> list[str]:
+    """What the table's figures mean and how they were taken."""
+    mode = "--quick" if quick else "default (configs as written)"
+    out = [f"mode: {mode}; 1 Ray Train worker, CPU; load average {load[0]:.1f} at start, {load[1]:.1f} at end, "
+           f"{os.cpu_count()} CPUs; total {total:.0f} s"]
+    if quick:
+        out.append(f"--quick overrides: common {' '.join(QUICK_COMMON)}; per experiment (these win):")
+        out += [f"  {n:<14} {' '.join(budget_overrides(experiment_overrides(BY_NAME[n], True, '', '')))}"
+                for n in names if BY_NAME[n].config is not None]
+    out += [
+        "book = first-edition notebooks (IMDB; Jena 2009-2016). seqlab forecast data = packaged NYC 2013 hourly",
+        "(EWR, lookback 240 h, delay 24 h): compare MAEs through 'xb' = MAE / the same split's common-sense MAE.",
+        "val = best epoch's validation figure (accuracy, or MAE normalized + in the series' unit); test = held-out",
+        "test of the same weights; seconds = wall time of run_training (data prep, Ray start-up, MLflow,",
+        "training).",
+    ]
+    return out
 
 
 def main() -> None:
@@ -195,6 +259,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer epochs/steps, shorter reviews: minutes on CPU")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(BY_NAME)}")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows and settings here")
+    parser.add_argument("--markdown", type=Path, default=None,
+                        help="also write the command, notes and table here (between book_table markers)")
     parser.add_argument("--verbose", action="store_true", help="show the workers' per-epoch lines and Ray's logs")
     args = parser.parse_args()
 
@@ -243,20 +309,9 @@ def main() -> None:
     total = time.perf_counter() - t_all
     load_end = os.getloadavg()
 
-    mode = "--quick" if args.quick else "default (configs as written)"
+    lines = notes(args.quick, names, (load_start[0], load_end[0]), total)
     print()
-    print(f"mode: {mode}; 1 Ray Train worker, CPU; load average {load_start[0]:.1f} at start, "
-          f"{load_end[0]:.1f} at end, {os.cpu_count()} CPUs; total {total:.0f} s")
-    if args.quick:
-        print(f"--quick overrides: common {' '.join(QUICK_COMMON)}; per experiment (these win):")
-        for name in names:
-            exp = BY_NAME[name]
-            if exp.config is not None:
-                print(f"  {name:<14} {' '.join(budget_overrides(experiment_overrides(exp, True, '', '')))}")
-    print("book = first-edition notebooks (IMDB; Jena 2009-2016). seqlab forecast data = packaged NYC 2013 hourly")
-    print("(EWR, lookback 240 h, delay 24 h): compare MAEs through 'xb' = MAE / the same split's common-sense MAE.")
-    print("val = best epoch's validation figure (accuracy, or MAE normalized + in degC); test = held-out test of")
-    print("the same weights; seconds = wall time of run_training (data prep, Ray start-up, MLflow, training).")
+    print("\n".join(lines))
     print()
     print_table(rows)
     if args.json:
@@ -264,6 +319,10 @@ def main() -> None:
                                          "load_average": [load_start, load_end], "total_s": total,
                                          "rows": [r.__dict__ for r in rows]}, indent=2))
         print(f"\nwrote {args.json}")
+    if args.markdown:
+        command = "python benchmarks/book_table.py " + " ".join(sys.argv[1:])
+        write_markdown(args.markdown, command.strip(), lines, rows)
+        print(f"wrote {args.markdown}")
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ class TrainConfig(_Strict):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0.0, le=1.0)
-    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    optimizer: Literal["adam", "rmsprop", "keras_rmsprop", "sgd"] = "adam"  # keras_rmsprop: seqlab.optim
     weight_decay: float = Field(0.0, ge=0.0, allow_inf_nan=False)  # .inf would pass ge=0 and zero every weight
     max_steps_per_epoch: int | None = Field(None, ge=1)  # caps an epoch (the book's steps_per_epoch)
     patience: int | None = Field(None, ge=1)  # early stopping on the validation metric; None = off

@@ -1,10 +1,13 @@
-"""Optimizers for models with sparse gradients (an ``nn.EmbeddingBag(sparse=True)`` table).
+"""Optimizers: LazyAdam for models with sparse gradients, and the chapter's RMSprop.
 
 A dense optimizer on a large embedding table updates every row at every step: with a 1M x 16 table that is
 most of a step's time although a batch of reviews touches a few thousand rows. :class:`LazyAdam` is Adam that,
 for a sparse gradient, reads and writes the moments and weights of the touched rows only (the rows a batch
 did not touch keep their moments as they were, the "lazy" part); dense gradients get plain Adam. Weight decay
 acts on the touched rows only, so a rare n-gram is not shrunk at steps that never saw it.
+
+The chapter trains its models with Keras' RMSprop, which differs from ``torch.optim.RMSprop`` in more than its
+defaults; :class:`KerasRMSprop` is that optimizer (``train.optimizer: keras_rmsprop``; see its docstring).
 
     opt = build_optimizer("adam", model, lr=1e-3, weight_decay=0.0)
 """
@@ -78,6 +81,47 @@ def _sparse_step(p: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.
     p.index_add_(0, rows, m_rows.div_(v_rows.sqrt_().div_(root).add_(eps)), alpha=-size)
 
 
+class KerasRMSprop(torch.optim.Optimizer):
+    """RMSprop as Keras computes it: ``v = rho * v + (1 - rho) * g**2``, then ``p -= lr * g / sqrt(v + eps)``.
+
+    ``torch.optim.RMSprop`` differs in ways that matter for an embedding table: it averages over a longer
+    window (``alpha=0.99`` where Keras' ``rho`` is 0.9) and adds ``eps`` (1e-8) *after* the root, so it
+    divides a small gradient by a very small root. A word seen once in a while starts from ``v`` near 0 each time: torch
+    moves its row by about ``lr * g / sqrt(0.01 * g**2) = 10 * lr`` whatever ``g`` is, Keras by at most
+    ``lr * g / sqrt(0.1 * g**2 + 1e-7)``: about ``3 * lr`` for a large gradient, far less for the tiny
+    ones a rare word gets. The chapter's LSTM (``configs/sentiment/lstm.yaml``) trains with it; its figures with
+    either optimizer are in ``docs/chapter.md``.
+
+    Args:
+        params: parameters (or parameter groups); dense gradients only.
+        lr: step size.
+        rho: decay of the mean square of the gradient.
+        eps: added to the mean square *inside* the root.
+        weight_decay: L2 penalty added to the gradient.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                g = p.grad if wd == 0 else p.grad.add(p, alpha=wd)
+                v = state["square_avg"]
+                v.mul_(rho).addcmul_(g, g, value=1 - rho)
+                p.addcdiv_(g, v.add(eps).sqrt_(), value=-lr)
+        return loss
+
+
 def sparse_parameters(module: nn.Module) -> list[nn.Parameter]:
     """The parameters a module says get sparse gradients (``module.sparse_parameters()``; none if absent)."""
     method = getattr(module, "sparse_parameters", None)
@@ -88,7 +132,8 @@ def build_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float
     """The optimizer ``train.optimizer`` names for the trainable parameters of ``module``.
 
     A module with sparse parameters (see :func:`sparse_parameters`) gets :class:`LazyAdam` for all of its
-    parameters, the one choice here that updates sparse gradients row by row.
+    parameters, the one choice here that updates sparse gradients row by row. ``rmsprop`` is PyTorch's,
+    ``keras_rmsprop`` is :class:`KerasRMSprop` (rho 0.9, eps 1e-7 inside the root), the chapter's optimizer.
 
     Raises:
         ConfigError: an unknown name, or a module with sparse parameters and another optimizer than adam.
@@ -102,6 +147,8 @@ def build_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "keras_rmsprop":
+        return KerasRMSprop(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ConfigError(f"unknown train.optimizer {name!r}; choose one of: adam, rmsprop, sgd")
+    raise ConfigError(f"unknown train.optimizer {name!r}; choose one of: adam, rmsprop, keras_rmsprop, sgd")

@@ -24,7 +24,7 @@ from seqlab.errors import ConfigError
 
 
 def build_embedding(
-    cfg: TextModelConfig, vocab_size: int, embedding_matrix: np.ndarray | None
+    cfg: TextModelConfig, vocab_size: int, embedding_matrix: np.ndarray | None, train_padding: bool = False
 ) -> nn.Embedding:
     """The shared first layer: ``vocab_size`` vectors of ``cfg.embed_dim``, row 0 is padding.
 
@@ -33,6 +33,8 @@ def build_embedding(
         vocab_size: rows of the table (``data.max_words``: index 0 = padding, 1 = OOV).
         embedding_matrix: pretrained vectors (e.g. GloVe), shape ``(vocab_size, embed_dim)``, copied
             as-is; None draws random vectors (also the serve path, where a checkpoint fills them).
+        train_padding: row 0 is a vector like any other, drawn at random (unless the matrix gives it) and
+            trained, as in Keras' ``Embedding`` without ``mask_zero``; False keeps it at zero, untrained.
 
     Returns:
         The embedding, frozen (``requires_grad=False``) when ``cfg.freeze_embedding``.
@@ -42,12 +44,13 @@ def build_embedding(
     """
     if vocab_size < 2:
         raise ConfigError(f"vocab_size must be >= 2 (padding + at least one word), got {vocab_size}")
-    emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+    emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=None if train_padding else 0)
     # Keras' uniform(-0.05, 0.05) instead of PyTorch's N(0, 1): with N(0, 1) the chapter's Flatten model reached
     # 0.67 validation accuracy after 5 epochs, with the small init 0.76 (the book's figure).
     with torch.no_grad():
         emb.weight.uniform_(-0.05, 0.05)
-        emb.weight[0].zero_()
+        if not train_padding:
+            emb.weight[0].zero_()
     if embedding_matrix is not None:
         expected = (vocab_size, cfg.embed_dim)
         if tuple(embedding_matrix.shape) != expected:
@@ -58,7 +61,7 @@ def build_embedding(
             )
         with torch.no_grad():
             emb.weight.copy_(torch.as_tensor(embedding_matrix, dtype=torch.float32))
-    # padding_idx keeps row 0's gradient at zero, so padding stays whatever the matrix says (GloVe: zeros).
+    # Without train_padding, padding_idx keeps row 0's gradient at zero: padding stays what the matrix says.
     emb.weight.requires_grad_(not cfg.freeze_embedding)
     return emb
 
@@ -111,6 +114,44 @@ class ConvClassifier(nn.Module):
         return out.squeeze(-1)
 
 
+def keras_init(rnn: nn.Module, head: nn.Linear, kind: str) -> None:
+    """Start a recurrent classifier where the chapter's Keras layers start, not where PyTorch's do.
+
+    PyTorch draws every recurrent weight and both biases from uniform(-1/sqrt(H), 1/sqrt(H)); Keras' LSTM and
+    GRU draw the input weights glorot-uniform, make the recurrent weights orthogonal, set the biases to zero
+    and, for an LSTM, the forget gate's bias to 1 (its ``unit_forget_bias``). With a forget gate that starts
+    half shut (a bias near 0: sigmoid 0.5) the cell keeps about half of its memory per word at the start, so
+    a 500-word review's beginning is lost; a bias of 1 keeps about 73% per word from the first step. The
+    output layer is glorot-uniform with a zero bias, like Keras' ``Dense``.
+
+    PyTorch's LSTM and RNN also add two biases (``bias_ih + bias_hh``) where Keras' have one: both train, so
+    the sum moves twice as fast as a single bias under RMSprop or Adam (each bias's step is normalized on its
+    own). ``bias_hh`` is kept at zero, untrained, so the layer has Keras' one bias. The GRU keeps both:
+    Keras' GRU (``reset_after``) has a recurrent bias too, inside the reset gate's product.
+
+    Args:
+        rnn: an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` (any layers and directions).
+        head: the output layer.
+        kind: ``simple_rnn``, ``gru`` or ``lstm`` (``nn.LSTM`` orders its gates input, forget, cell, output).
+    """
+    with torch.no_grad():
+        for name, param in rnn.named_parameters():
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(param)  # Keras' glorot_uniform over (input, gates x hidden)
+            elif name.startswith("weight_hh"):
+                # (gates x H, H) with orthonormal columns: the transpose of Keras' orthogonal (H, gates x H)
+                nn.init.orthogonal_(param)
+            elif name.startswith("bias"):
+                param.zero_()
+                if kind == "lstm" and name.startswith("bias_ih"):  # the forget gate's unit bias
+                    hidden = param.shape[0] // 4
+                    param[hidden : 2 * hidden] = 1.0
+                if kind != "gru" and name.startswith("bias_hh"):
+                    param.requires_grad_(False)  # one bias, as in Keras: bias_ih alone trains
+        nn.init.xavier_uniform_(head.weight)
+        head.bias.zero_()
+
+
 _RNN_TYPES: dict[str, Callable[..., nn.Module]] = {"simple_rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
@@ -143,6 +184,7 @@ class RecurrentClassifier(nn.Module):
         )
         self.directions = 2 if bidirectional else 1
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * self.directions, 1))
+        keras_init(self.rnn, self.head[1], kind)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         _, h_n = self.rnn(self.embedding(tokens))
@@ -218,7 +260,11 @@ def build_text_model(
         if cfg.embedding == "glove":
             raise ConfigError("model.name='ngram_bag' learns its own n-gram vectors; use model.embedding='learned'")
         return NgramBagClassifier(vocab_size + cfg.hash_buckets * (cfg.ngrams > 1), cfg.embed_dim, cfg.dropout)
-    emb = build_embedding(cfg, vocab_size, embedding_matrix)
+    # A recurrent model reads the padding in front of a short review before its first word: a trained padding
+    # vector lets it choose the state it starts the review from (Keras' chapter model does the same; on its
+    # LSTM, docs/chapter.md). Pretrained vectors keep their zero padding row, untrained.
+    train_padding = cfg.name in _RNN_TYPES and cfg.embedding == "learned"
+    emb = build_embedding(cfg, vocab_size, embedding_matrix, train_padding=train_padding)
     if cfg.name == "flatten":
         return FlattenClassifier(emb, maxlen, cfg.hidden, use_hidden=cfg.layers >= 2, dropout=cfg.dropout)
     if cfg.name == "conv1d":
