@@ -10,13 +10,13 @@ logs, without the Ray start-up. Several ``--seeds`` also report the mean of the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
 import torch
 
+from seeded import parse_seeded_args  # benchmarks/, this script's folder
 from seqlab.config import load_config
 from seqlab.tasks import get_task
 from seqlab.train import evaluate_test, run_epochs
@@ -32,16 +32,9 @@ def _test_predictions(cfg: object, task: object, prepared: object, state: dict) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--seeds", default="0", help="comma-separated train.seed values")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
-    parser.add_argument("--json", default=None, help="append one JSON line per run to this file")
-    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. data.step=2")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args, seeds = parse_seeded_args(__doc__, "data.step=2")
     preds, prepared = [], None
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in seeds:
         cfg = load_config(args.config, [*args.overrides, f"train.seed={seed}"])
         task = get_task(cfg.task)
         prepared = prepared or task.prepare(cfg)
