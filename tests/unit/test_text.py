@@ -12,16 +12,8 @@ import pytest
 
 from seqlab.data import text as text_module
 from seqlab.data.synthetic import synthetic_reviews
-from seqlab.data.text import (
-    WordIndex,
-    bag_of_ngrams,
-    char_one_hot,
-    hashed_one_hot,
-    pad_sequences,
-    stable_hash,
-    tokenize,
-    word_one_hot,
-)
+from seqlab.data.onehot import bag_of_ngrams, char_one_hot, hashed_one_hot, stable_hash, word_one_hot
+from seqlab.data.text import WordIndex, pad_sequences, tokenize
 from seqlab.errors import DataError
 
 
@@ -162,7 +154,7 @@ def test_char_one_hot_uses_printable_characters() -> None:
 
 
 def test_hashing_is_stable_across_processes() -> None:
-    code = "from seqlab.data.text import stable_hash; print(stable_hash('movie'))"
+    code = "from seqlab.data.onehot import stable_hash; print(stable_hash('movie'))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(other.stdout) == stable_hash("movie")
     x = hashed_one_hot(["The cat sat on the mat.", "The dog"], dimensionality=1000, max_length=10)
