@@ -16,100 +16,21 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Any
 
 from seqlab import tracking
-from seqlab.config import apply_overrides, flatten, is_plain_name, read_yaml, validate_config
+from seqlab.config import apply_overrides, is_plain_name, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
-from seqlab.search_space import active_overrides, check_space, grid_points, space_problems
+from seqlab.search_space import active_overrides, grid_points
 from seqlab.search_space import tune_param_space
 from seqlab.signals import keeping_signals, run_status
 from seqlab.sweep_resume import SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, sha256_of, sweep_content
+from seqlab.sweep_file import Sweep, SweepConfig, load_sweep  # noqa: F401  (load_sweep: public here before)
 from seqlab.tasks import get_task
-
-
-class SweepConfig(BaseModel):
-    """A sweep file. ``space`` maps dotted config keys to one domain each, e.g. ``{loguniform: [1e-4, 1e-2]}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base: str  # a training config; relative paths are resolved from the sweep file's folder, then the cwd
-    overrides: dict[str, Any] = Field(default_factory=dict)  # dotted keys applied to the base for every trial
-    space: dict[str, dict[str, Any]]  # key -> {<kind>: [...], when: {...}}: seqlab.search_space
-    searcher: Literal["random", "grid", "optuna"] = "random"
-    scheduler: Literal["asha", "fifo"] = "asha"
-    num_samples: int = Field(4, ge=1)  # with grid: repeats of the whole grid
-    max_concurrent_trials: int = Field(2, ge=1)
-    grace_period: int = Field(1, ge=1)  # ASHA: epochs every trial gets before it can be stopped
-    reduction_factor: float = Field(2.0, gt=1.0)  # ASHA: keep 1/reduction_factor at each rung
-    name: str | None = None  # Tune experiment name; a rerun with --resume continues it
-    storage_path: str | None = None
-    experiment: str | None = None  # MLflow experiment; None = the base config's tracking.experiment
-    promote: bool = True  # register the best trial and move 'champion' if it wins
-    seed: int = 0
-
-    @field_validator("name")
-    @classmethod
-    def _plain_name(cls, name: str | None) -> str | None:
-        if name is not None and not is_plain_name(name):  # it becomes a folder under the storage path
-            raise ValueError(f"must be a plain folder name (letters, digits, '-', '_', '.'; no '..'), got {name!r}")
-        return name
-
-    @model_validator(mode="after")
-    def _check(self) -> SweepConfig:
-        problems = space_problems(self.space, self.searcher)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-
-@dataclass
-class Sweep:
-    """A loaded sweep: its config, the base config tree with overrides, and the task."""
-
-    cfg: SweepConfig
-    base_tree: dict[str, Any]
-    task: str
-    origin: str
-    trial_keys: list[str] = field(default_factory=list)
-
-
-def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
-    """Read and check a sweep file, and check every swept key against the config schema.
-
-    Raises:
-        ConfigError: an invalid sweep file, an empty or malformed space, an unknown or out-of-range key.
-    """
-    p = Path(path)
-    tree = read_yaml(p)
-    if overrides:
-        tree = apply_overrides(tree, overrides)
-    try:
-        sweep_cfg = SweepConfig.model_validate(tree)
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(str(x) for x in e['loc']) or '(sweep)'}: {e['msg'].removeprefix('Value error, ')}"
-                 for e in exc.errors()]
-        raise ConfigError(f"invalid sweep ({p}):\n" + "\n".join(lines)) from None
-    base_path = Path(sweep_cfg.base)
-    for candidate in (p.parent / base_path, base_path, p.parent.parent / base_path):
-        if candidate.is_file():
-            base_path = candidate
-            break
-    else:
-        raise ConfigError(f"sweep {p}: base config {sweep_cfg.base!r} not found (relative to {p.parent} or the cwd)")
-    # flattened, so that {"train": {"epochs": 3}} (from a nested override) sets one key, not the whole section
-    base_tree = apply_overrides(read_yaml(base_path), flatten(sweep_cfg.overrides))
-    origin = f"{p} (base {base_path})"
-    base = validate_config(base_tree, origin)
-    check_space(sweep_cfg.space, base_tree, origin)
-    return Sweep(sweep_cfg, base_tree, base.task, origin, sorted(sweep_cfg.space))
 
 
 # ---------------------------------------------------------------------------------------------- the trial
