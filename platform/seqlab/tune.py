@@ -151,13 +151,9 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     """
     # Trials checkpoint every epoch so a killed sweep can resume; Tune warns about the snapshots that causes.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    # Snapshot the experiment state at every step of Tune's loop (its "auto" waits 10 s or more): a driver
-    # killed between snapshots resumes from a stale list of trials, and trials it had started or finished are
-    # lost. With two checkpoints kept per trial (below), the snapshot on disk never names a deleted one: a
-    # trial's checkpoint k is deleted only when k+2 is registered, after the snapshot that names k+1. With a
-    # 1 s period and one checkpoint kept, a kill within a second of a fast trial's checkpoint left the
-    # snapshot naming a deleted checkpoint ("Could not recover from checkpoint") and that trial failed.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    # Snapshot the experiment state every second (Tune's "auto" waits 10 s or more): a driver killed between
+    # snapshots resumes from a stale list of trials, and trials it had started or finished are lost.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     from seqlab.runtime import init_ray
 
     base = validate_config(sweep.base_tree, sweep.origin)
@@ -233,7 +229,7 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
                 scheduler=_scheduler(sched_name, base.train.epochs, sweep.cfg), reuse_actors=True),
             run_config=tune.RunConfig(name=sweep_name, storage_path=storage, verbose=1,
                                       failure_config=tune.FailureConfig(fail_fast=False),
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
         )
     t0 = time.perf_counter()
     grid = keeping_signals(tuner.fit)  # Tune's SIGINT handler never replaces ours
