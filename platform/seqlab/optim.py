@@ -89,8 +89,8 @@ class KerasRMSprop(torch.optim.Optimizer):
     divides a small gradient by a very small root. A word seen once in a while starts from ``v`` near 0 each time: torch
     moves its row by about ``lr * g / sqrt(0.01 * g**2) = 10 * lr`` whatever ``g`` is, Keras by at most
     ``lr * g / sqrt(0.1 * g**2 + 1e-7)``: about ``3 * lr`` for a large gradient, far less for the tiny
-    ones a rare word gets. The chapter's LSTM (``configs/sentiment/lstm.yaml``) trains with it; its figures with
-    either optimizer are in ``docs/chapter.md``.
+    ones a rare word gets. The chapter's LSTM text config trains with it (``train.optimizer: keras_rmsprop``);
+    its figures with either optimizer are in ``docs/chapter.md``.
 
     Args:
         params: parameters (or parameter groups); dense gradients only.

@@ -1,6 +1,6 @@
 """A sweep file: a base training config, overrides for every trial and a search space, checked before launch.
 
-    base: ../sentiment/ngram_bag.yaml
+    base: ../<task>/<experiment>.yaml
     space: {train.lr: {loguniform: [1.0e-4, 1.0e-2]}, model.embed_dim: {choice: [8, 32], when: {...}}}
 
 ``load_sweep`` reads one, resolves the base config, and checks every swept key against the config schema;

@@ -168,7 +168,7 @@ def make_api(service: ModelService) -> FastAPI:
               openapi_extra={"requestBody": request_body})
     async def predict(request: Request) -> Any:
         # pydantic parses and validates the JSON in one pass: 0.24 ms for 240 weather rows, where FastAPI's
-        # json.loads and then validation took 0.68 ms, a quarter of a forecast replica's CPU under load
+        # json.loads and then validation took 0.68 ms, a quarter of a replica's CPU under load for a 240-row body
         raw = await request.body()
         try:
             raw.decode("utf-8")  # microseconds; JSON text is UTF-8 (RFC 8259)

@@ -1,9 +1,9 @@
 """A sweep's trials read back from MLflow: its parent run, its finished trial runs, a figure logged to it.
 
-The picture scripts (``scripts/plot_sweeps.py``, ``scripts/plot_forecast_lookback.py``) start here::
+The picture scripts under ``scripts/`` start here (``task`` is the sweep's task name)::
 
     c = tracking.client(tracking.resolve_tracking_uri(None))
-    parent = find_sweep(c, "seqlab", "sentiment", {"data.maxlen", "model.embed_dim"}, exact=True)
+    parent = find_sweep(c, "seqlab", task, {"data.maxlen", "model.embed_dim"}, exact=True)
     trials = finished_trials(c, parent, "best_val_accuracy")   # params as logged (strings) + metrics
     log_figure(c, parent, Path("docs/width_maxlen.png"))       # -> figures/ on the parent run
 
