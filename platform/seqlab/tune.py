@@ -28,7 +28,8 @@ from seqlab.runtime import DRIVER_RESOURCE
 from seqlab.search_space import active_overrides, grid_points
 from seqlab.search_space import tune_param_space
 from seqlab.signals import keeping_signals, run_status
-from seqlab.sweep_resume import SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, sha256_of, sweep_content
+from seqlab.sweep_resume import (SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, recover_missing_checkpoints,
+                                 repair_state_files, sha256_of, sweep_content)
 from seqlab.sweep_file import Sweep, SweepConfig, load_sweep  # noqa: F401  (load_sweep: public here before)
 from seqlab.tasks import get_task
 
@@ -218,6 +219,10 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     trainable = tune.with_resources(tune.with_parameters(trial_fn, sweep=context), resources)
 
     if resume:
+        for line in repair_state_files(sweep_dir):  # a driver killed while Tune copied its state cut a file
+            print(f"[seqlab] resume: state file {line}", flush=True)
+        for line in recover_missing_checkpoints(sweep_dir):  # a driver killed mid-snapshot named a deleted one
+            print(f"[seqlab] resume: trial {line}", flush=True)
         tuner = tune.Tuner.restore(str(sweep_dir), trainable=trainable, resume_errored=False, restart_errored=False)
     else:
         tuner = tune.Tuner(
