@@ -80,6 +80,8 @@ def recover_missing_checkpoints(sweep_dir: Path) -> list[str]:
     from seqlab.checkpoint import load_state
     from seqlab.errors import CheckpointError
 
+    if not any(sweep_dir.glob(_STATE_PATTERNS[0].format("*"))):  # killed before Tune's first snapshot
+        return []
     recovered = []
     for trial in ExperimentAnalysis(str(sweep_dir)).trials:
         named = trial.checkpoint

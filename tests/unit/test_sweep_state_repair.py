@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seqlab.errors import ConfigError
-from seqlab.sweep_resume import _intact, repair_state_files
+from seqlab.sweep_resume import _intact, recover_missing_checkpoints, repair_state_files
 
 SESSION = "2026-11-30_21-04-38"
 
@@ -72,3 +72,11 @@ def test_a_cut_file_without_a_whole_copy_refuses_the_resume_and_changes_nothing(
     with pytest.raises(ConfigError, match=f"basic-variant-state-{SESSION}.json .*cut short.*new name"):
         repair_state_files(sweep_dir, roots=[tmp_path / "ray"])
     assert {p.name: p.read_bytes() for p in sweep_dir.iterdir()} == before
+
+
+def test_a_sweep_killed_before_its_first_snapshot_has_nothing_to_repair(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "store" / "sw"
+    sweep_dir.mkdir(parents=True)
+    (sweep_dir / "seqlab_parent_run_id").write_text("abc")
+    assert repair_state_files(sweep_dir, roots=[tmp_path / "ray"]) == []
+    assert recover_missing_checkpoints(sweep_dir) == []
