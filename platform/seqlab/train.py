@@ -25,15 +25,17 @@ import torch
 from seqlab import tracking
 from seqlab.background import InBackground
 from seqlab.checkpoint import check_resume, load_state, save_state
-from seqlab.console import Clock, epoch_line
-from seqlab.resume import check_resumable, reopen_run, set_aside
-from seqlab.resume import checkpoint_dirs, latest_checkpoint  # noqa: F401  (public here before resume.py)
 from seqlab.config import TaskConfig, config_to_dict, flatten, validate_config
-from seqlab.tracking.registry import FINGERPRINT_TAG
+from seqlab.console import Clock, epoch_line
 from seqlab.errors import ConfigError, SeqlabError
+from seqlab.loop import evaluate_test as evaluate_test  # re-exported: public here before loop.py
+from seqlab.loop import run_epochs as run_epochs  # re-exported: public here before loop.py
+from seqlab.resume import check_resumable, reopen_run, set_aside
+from seqlab.resume import checkpoint_dirs as checkpoint_dirs  # re-exported: public here before resume.py
+from seqlab.resume import latest_checkpoint as latest_checkpoint  # re-exported, as checkpoint_dirs
 from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
-from seqlab.loop import evaluate_test, run_epochs  # noqa: F401  (public here before loop.py)
+from seqlab.tracking.registry import FINGERPRINT_TAG
 
 AnyConfig = TaskConfig  # a task's config model (seqlab.tasks: each task subclasses it)
 

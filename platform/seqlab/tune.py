@@ -25,14 +25,20 @@ from seqlab import tracking
 from seqlab.config import apply_overrides, is_plain_name, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
-from seqlab.search_space import active_overrides, grid_points
-from seqlab.search_space import tune_param_space
+from seqlab.search_space import active_overrides, grid_points, tune_param_space
 from seqlab.signals import keeping_signals, run_status
-from seqlab.sweep_resume import (SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, recover_missing_checkpoints,
-                                 repair_state_files, sha256_of, sweep_content)
-from seqlab.sweep_file import Sweep, SweepConfig, load_sweep  # noqa: F401  (load_sweep: public here before)
+from seqlab.sweep_file import Sweep, SweepConfig
+from seqlab.sweep_file import load_sweep as load_sweep  # re-exported: public here before sweep_file.py
+from seqlab.sweep_resume import (
+    SWEEP_FILE,
+    SWEEP_HASH_TAG,
+    check_unchanged,
+    recover_missing_checkpoints,
+    repair_state_files,
+    sha256_of,
+    sweep_content,
+)
 from seqlab.tasks import get_task
-
 
 # ---------------------------------------------------------------------------------------------- the trial
 

@@ -25,9 +25,9 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
-from seqlab.tracking.registry import model_name
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
 from seqlab.tracking import resolve_tracking_uri
+from seqlab.tracking.registry import model_name
 
 DEFAULT_CONFIG = Path("configs/serve.yaml")
 _BUILD_APP = "seqlab.serve.app:build_app"

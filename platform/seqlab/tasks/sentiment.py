@@ -26,7 +26,6 @@ from seqlab.errors import DataError
 from seqlab.models.text import build_text_model
 from seqlab.tasks.base import ArraySplit, BatchPredictor, Prepared, Task, finite, validate_request
 
-
 # ------------------------------------------------------------------------------------------------ config
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqlab.tracking import runs as tracking
 from seqlab.errors import TrackingError
 from seqlab.tasks import get_task
+from seqlab.tracking import runs as tracking
 
 CHAMPION = "champion"
 PREVIOUS = "previous"

@@ -135,7 +135,6 @@ def log_curves(uri: str, run_id: str, history: list[dict[str, float]], metric_na
 def log_model(uri: str, run_id: str, checkpoint_file: str, example: Any | None = None) -> str:
     """Log the checkpoint as a pyfunc model that predicts from raw input; return its model URI."""
     import mlflow
-
     import numpy
     import pandas
     import pydantic
