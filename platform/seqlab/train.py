@@ -28,14 +28,17 @@ from seqlab.checkpoint import check_resume, load_state, save_state
 from seqlab.config import TaskConfig, config_to_dict, flatten, validate_config
 from seqlab.console import Clock, epoch_line
 from seqlab.errors import ConfigError, SeqlabError
-from seqlab.loop import evaluate_test as evaluate_test  # re-exported: public here before loop.py
-from seqlab.loop import run_epochs as run_epochs  # re-exported: public here before loop.py
-from seqlab.resume import check_resumable, reopen_run, set_aside
-from seqlab.resume import checkpoint_dirs as checkpoint_dirs  # re-exported: public here before resume.py
-from seqlab.resume import latest_checkpoint as latest_checkpoint  # re-exported, as checkpoint_dirs
+from seqlab.loop import evaluate_test, run_epochs
+from seqlab.resume import check_resumable, checkpoint_dirs, latest_checkpoint, reopen_run, set_aside
 from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
 from seqlab.tracking.registry import FINGERPRINT_TAG
+
+# evaluate_test, run_epochs (loop.py) and checkpoint_dirs, latest_checkpoint (resume.py) were defined here before
+# those modules existed; other modules and scripts still import them from seqlab.train.
+__all__ = ["AnyConfig", "TrainingResult", "check_resources", "checkpoint_dirs", "default_run_name", "evaluate_test",
+           "finish_training", "latest_checkpoint", "run_epochs", "run_training", "start_tracking", "storage_path",
+           "train_fn_per_worker"]
 
 AnyConfig = TaskConfig  # a task's config model (seqlab.tasks: each task subclasses it)
 

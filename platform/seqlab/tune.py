@@ -27,8 +27,7 @@ from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
 from seqlab.search_space import active_overrides, grid_points, tune_param_space
 from seqlab.signals import keeping_signals, run_status
-from seqlab.sweep_file import Sweep, SweepConfig
-from seqlab.sweep_file import load_sweep as load_sweep  # re-exported: public here before sweep_file.py
+from seqlab.sweep_file import Sweep, SweepConfig, load_sweep
 from seqlab.sweep_resume import (
     SWEEP_FILE,
     SWEEP_HASH_TAG,
@@ -39,6 +38,10 @@ from seqlab.sweep_resume import (
     sweep_content,
 )
 from seqlab.tasks import get_task
+
+# load_sweep (sweep_file.py) was defined here before that module existed; callers still import it from here.
+__all__ = ["SweepResult", "best_trial", "load_sweep", "run_sweep", "trial_fn"]
+
 
 # ---------------------------------------------------------------------------------------------- the trial
 
