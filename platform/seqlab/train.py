@@ -34,11 +34,13 @@ from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
 from seqlab.tracking.registry import FINGERPRINT_TAG
 
-# evaluate_test, run_epochs (loop.py) and checkpoint_dirs, latest_checkpoint (resume.py) were defined here before
-# those modules existed; other modules and scripts still import them from seqlab.train.
-__all__ = ["AnyConfig", "TrainingResult", "check_resources", "checkpoint_dirs", "default_run_name", "evaluate_test",
-           "finish_training", "latest_checkpoint", "run_epochs", "run_training", "start_tracking", "storage_path",
-           "train_fn_per_worker"]
+# evaluate_test, run_epochs (loop.py) and checkpoint_dirs, latest_checkpoint (resume.py) were defined here
+# before those modules existed; other modules and scripts still import them from seqlab.train.
+__all__ = [
+    "AnyConfig", "TrainingResult", "check_resources", "checkpoint_dirs", "default_run_name", "evaluate_test",
+    "finish_training", "latest_checkpoint", "run_epochs", "run_training", "start_tracking", "storage_path",
+    "train_fn_per_worker",
+]
 
 AnyConfig = TaskConfig  # a task's config model (seqlab.tasks: each task subclasses it)
 
