@@ -90,8 +90,8 @@ def space_problems(space: Space, searcher: str) -> list[str]:
 def _when_problems(key: str, spec: dict[str, Any], space: Space, searcher: str) -> list[str]:
     when = spec[WHEN]
     if not isinstance(when, dict) or not when:
-        return [f"space.{key}.{WHEN}: needs a mapping of other swept keys to values, e.g. "
-                f"{{model.embedding: learned}}, got {when!r}"]
+        return [(f"space.{key}.{WHEN}: needs a mapping of other swept keys to values, e.g. "
+                 f"{{model.embedding: learned}}, got {when!r}")]
     problems = []
     if "grid" in spec and searcher != "grid":
         problems.append(f"space.{key}: a conditional key cannot be a grid under searcher {searcher!r}; use choice")

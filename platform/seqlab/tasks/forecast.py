@@ -108,7 +108,7 @@ class ForecastTask(Task):
         }
         info = {
             "data.origin": s.series.source,
-            "data.rows": int(len(s.series.frame)),
+            "data.rows": len(s.series.frame),
             "data.gaps_filled": int(s.series.gaps_filled),
             **cleaning_info(s.series),  # values removed per column, long gaps
             "data.train_windows": len(s.train),
