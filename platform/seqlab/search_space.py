@@ -275,13 +275,14 @@ def tune_domain(spec: dict[str, Any]) -> Any:
     from ray import tune
 
     kind, v = domain_of(spec)
-    return {
+    domains: dict[str, Callable[[], Any]] = {
         "choice": lambda: tune.choice(v),
         "grid": lambda: tune.grid_search(v),
         "uniform": lambda: tune.uniform(v[0], v[1]),
         "loguniform": lambda: tune.loguniform(v[0], v[1]),
         "randint": lambda: tune.randint(int(v[0]), int(v[1]) + 1),  # inclusive, like the YAML reads
-    }[kind]()
+    }
+    return domains[kind]()
 
 
 def tune_param_space(space: Space, searcher: str, seed: int) -> dict[str, Any]:

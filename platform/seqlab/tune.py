@@ -221,7 +221,7 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
         or "train.use_gpu" in sweep.cfg.space
     # A trial that runs the loop itself holds its CPUs (and GPU); one that starts a TorchTrainer only holds a
     # driver slot, so its workers can take the CPUs (on 2 CPUs a CPU-holding driver would deadlock the sweep).
-    resources = {DRIVER_RESOURCE: 1} if multi else {"CPU": base.train.cpus_per_worker}
+    resources: dict[str, float] = {DRIVER_RESOURCE: 1} if multi else {"CPU": base.train.cpus_per_worker}
     if multi and ray.cluster_resources().get(DRIVER_RESOURCE, 0) < 1:
         raise ConfigError(f"multi-worker trials need the custom resource {DRIVER_RESOURCE} on some node "
                           f"(ray start --resources='{{\"{DRIVER_RESOURCE}\": 4}}')")

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
@@ -321,7 +321,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if os.environ.get("RAY_ADDRESS"):  # on a cluster the apps outlive us; a local Ray dies with us
                 from ray import serve
 
-                serve.shutdown()  # type: ignore[no-untyped-call]
+                serve.shutdown()
             raise  # the caller stops Ray and exits 130 (seqlab.cli.main)
     else:
         import os

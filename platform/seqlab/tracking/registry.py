@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +117,8 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
     import mlflow
 
     current = _champion(c, name)
-    value_of = lambda mv: None if mv is None else float(mv.tags.get("seqlab.metric_value", "nan"))
+    value_of: Callable[[Any], float | None] = (
+        lambda mv: None if mv is None else float(mv.tags.get("seqlab.metric_value", "nan")))
     reason = _refusal(current, task, value, fingerprint, force)
     if reason is not None:
         return Promotion(False, reason, name, None, task.metric, value, value_of(current), None)
