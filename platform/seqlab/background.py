@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -25,7 +26,7 @@ class InBackground(Generic[T]):
     def _run(self, fn: Callable[[], T]) -> None:
         try:
             self._value = fn()
-        except BaseException as exc:  # handed to the caller by result()
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread by result())
             self._error = exc
 
     def result(self) -> T:

@@ -50,7 +50,7 @@ def load_state(path: str | Path, task: str | None = None, model: str | None = No
         raise CheckpointError(f"checkpoint not found: {p} (expected a seqlab checkpoint file '{FILENAME}')")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a corrupt or foreign file
+    except Exception as exc:  # noqa: BLE001  (torch raises many kinds for a corrupt or foreign file)
         raise CheckpointError(f"checkpoint {p} is corrupt or not a seqlab checkpoint: {type(exc).__name__}: {exc}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__

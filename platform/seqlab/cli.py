@@ -26,9 +26,9 @@ from seqlab.errors import SeqlabError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from seqlab.config import config_to_dict, load_config
-
     import yaml
+
+    from seqlab.config import config_to_dict, load_config
 
     cfg = load_config(args.config, args.overrides)
     print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
@@ -55,12 +55,12 @@ def _render(report: dict[str, Any], indent: int = 0) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import yaml
+
     from seqlab.config import config_to_dict, load_config
     from seqlab.console import summary
     from seqlab.runtime import init_ray
     from seqlab.train import run_training
-
-    import yaml
 
     overrides = [*args.overrides, *(["train.force_new=true"] if args.force_new else [])]
     cfg = load_config(args.config, overrides)  # validated before any Ray resource is asked for
@@ -106,8 +106,8 @@ def get_metric(task: str) -> str:
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
-    from seqlab.tracking.registry import promote
     from seqlab.tracking import resolve_tracking_uri
+    from seqlab.tracking.registry import promote
 
     p = promote(resolve_tracking_uri(args.tracking_uri), args.task, args.run, args.name, force=args.force)
     print(f"[seqlab] {'promoted' if p.promoted else 'not promoted'}: {p.name} "

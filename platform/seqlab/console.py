@@ -18,7 +18,7 @@ _NOT_SHOWN = {"epoch", "epoch_s", "resumed_from"}
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
@@ -81,8 +81,10 @@ def summary(result: Any, wall_s: float | None = None) -> str:
     test = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
     lines = [
         "[seqlab] ---------------------------------------------------------------- summary",
-        f"[seqlab] run         {result.run_name}  (epochs run: {len(result.history)}, "
-        f"best: {int(result.metrics.get('epoch', 0))})",
+        (
+            f"[seqlab] run         {result.run_name}  (epochs run: {len(result.history)}, "
+            f"best: {int(result.metrics.get('epoch', 0))})"
+        ),
         f"[seqlab] best val    {best or '-'}",
         f"[seqlab] test        {test or '-'}",
         f"[seqlab] checkpoint  {result.checkpoint_path}",

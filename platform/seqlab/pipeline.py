@@ -123,7 +123,7 @@ def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
             out = fn()
             summary["steps"][name] = {"status": "ok", "seconds": round(time.perf_counter() - t0, 1)}
             return out
-        except Exception as exc:  # one failed step must not hide the others' results
+        except Exception as exc:  # noqa: BLE001  (one failed step must not hide the others' results)
             ok = False
             detail = str(exc) if isinstance(exc, SeqlabError) else traceback.format_exc(limit=3)
             summary["steps"][name] = {"status": "failed", "error": detail[-2000:]}

@@ -35,7 +35,9 @@ def check_resumable(cfg: AnyConfig, run_dir: Path) -> tuple[str | None, dict[str
     last = latest_checkpoint(run_dir) if run_dir.is_dir() else None
     state = None
     if last is not None:
-        state = load_state(last, task=cfg.task, model=cfg.model.name)  # raises CheckpointError
+        # every task's model section has a name; TaskConfig types the section as any pydantic model
+        # (load_state raises CheckpointError)
+        state = load_state(last, task=cfg.task, model=cfg.model.name)  # type: ignore[attr-defined]
         check_resume(state, config_to_dict(cfg), str(last))
     elif run_dir.is_dir() and checkpoint_dirs(run_dir):
         raise CheckpointError(f"run folder {run_dir} holds checkpoint folders without {'state.pt'}: not a seqlab run")

@@ -90,8 +90,8 @@ def space_problems(space: Space, searcher: str) -> list[str]:
 def _when_problems(key: str, spec: dict[str, Any], space: Space, searcher: str) -> list[str]:
     when = spec[WHEN]
     if not isinstance(when, dict) or not when:
-        return [f"space.{key}.{WHEN}: needs a mapping of other swept keys to values, e.g. "
-                f"{{model.embedding: learned}}, got {when!r}"]
+        return [(f"space.{key}.{WHEN}: needs a mapping of other swept keys to values, e.g. "
+                 f"{{model.embedding: learned}}, got {when!r}")]
     problems = []
     if "grid" in spec and searcher != "grid":
         problems.append(f"space.{key}: a conditional key cannot be a grid under searcher {searcher!r}; use choice")
@@ -275,13 +275,14 @@ def tune_domain(spec: dict[str, Any]) -> Any:
     from ray import tune
 
     kind, v = domain_of(spec)
-    return {
+    domains: dict[str, Callable[[], Any]] = {
         "choice": lambda: tune.choice(v),
         "grid": lambda: tune.grid_search(v),
         "uniform": lambda: tune.uniform(v[0], v[1]),
         "loguniform": lambda: tune.loguniform(v[0], v[1]),
         "randint": lambda: tune.randint(int(v[0]), int(v[1]) + 1),  # inclusive, like the YAML reads
-    }[kind]()
+    }
+    return domains[kind]()
 
 
 def tune_param_space(space: Space, searcher: str, seed: int) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def keeping_signals(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     def target() -> None:
         try:
             box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # handed to the caller below, whatever it is
+        except BaseException as exc:  # noqa: BLE001  (re-raised below in the calling thread, whatever it is)
             box["error"] = exc
 
     helper = threading.Thread(target=target, name=f"seqlab-{getattr(fn, '__name__', 'call')}", daemon=True)

@@ -19,7 +19,7 @@ from seqlab.config import flatten
 from seqlab.errors import ConfigError
 
 if TYPE_CHECKING:
-    from seqlab.tune import Sweep
+    from seqlab.sweep_file import Sweep
 
 
 SWEEP_FILE = "seqlab_sweep.json"  # the resolved sweep, beside Tune's experiment state
@@ -112,7 +112,7 @@ def _intact(path: Path) -> bool:
             json.loads(data)
             return bool(data.strip())
         return [op.name for op, _, _ in pickletools.genops(data)][-1:] == ["STOP"]
-    except Exception:  # a cut file fails in json or pickletools with many kinds of error
+    except Exception:  # noqa: BLE001  (a cut file fails in json or pickletools with many kinds of error)
         return False
 
 
@@ -125,7 +125,7 @@ def _staging_roots() -> list[Path]:
         node = ray._private.worker._global_node  # the session this process is connected to
         if node is not None:
             roots.append(Path(node.get_session_dir_path()).parent)
-    except Exception:  # not connected: fall back to Ray's default location
+    except Exception:  # noqa: BLE001, S110  (private Ray attribute; if it moved, use the default location)
         pass
     roots.append(Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray")
     return list(dict.fromkeys(roots))

@@ -25,17 +25,26 @@ import torch
 from seqlab import tracking
 from seqlab.background import InBackground
 from seqlab.checkpoint import check_resume, load_state, save_state
-from seqlab.console import Clock, epoch_line
-from seqlab.resume import check_resumable, reopen_run, set_aside
-from seqlab.resume import checkpoint_dirs, latest_checkpoint  # noqa: F401  (public here before resume.py)
 from seqlab.config import TaskConfig, config_to_dict, flatten, validate_config
-from seqlab.tracking.registry import FINGERPRINT_TAG
+from seqlab.console import Clock, epoch_line
 from seqlab.errors import ConfigError, SeqlabError
+from seqlab.loop import evaluate_test, run_epochs
+from seqlab.resume import check_resumable, checkpoint_dirs, latest_checkpoint, reopen_run, set_aside
 from seqlab.signals import keeping_signals, run_status
 from seqlab.tasks import Prepared, Task, get_task
-from seqlab.loop import evaluate_test, run_epochs  # noqa: F401  (public here before loop.py)
+from seqlab.tracking.registry import FINGERPRINT_TAG
 
-AnyConfig = TaskConfig  # a task's config model (seqlab.tasks: each task subclasses it)
+# evaluate_test, run_epochs (loop.py) and checkpoint_dirs, latest_checkpoint (resume.py) were defined here
+# before those modules existed; other modules and scripts still import them from seqlab.train.
+__all__ = [
+    "AnyConfig", "TrainingResult", "check_resources", "checkpoint_dirs", "default_run_name", "evaluate_test",
+    "finish_training", "latest_checkpoint", "run_epochs", "run_training", "start_tracking", "storage_path",
+    "train_fn_per_worker",
+]
+
+# A task's config model (seqlab.tasks: each task subclasses it). Every task's model section has a ``name``;
+# TaskConfig types the section as any pydantic model, so mypy needs ``type: ignore`` on ``cfg.model.name``.
+AnyConfig = TaskConfig
 
 
 def train_fn_per_worker(config: dict[str, Any]) -> None:
@@ -101,7 +110,9 @@ def storage_path(cfg: AnyConfig) -> str:
 
 
 def default_run_name(cfg: AnyConfig) -> str:
-    return cfg.train.run_name or f"{cfg.task}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return cfg.train.run_name or (
+        f"{cfg.task}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"  # type: ignore[attr-defined]
+    )
 
 
 def check_resources(cfg: AnyConfig) -> None:
@@ -132,7 +143,7 @@ def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_
     resolved = config_to_dict(cfg)
     run_id = tracking.start_run(
         uri, cfg.tracking.experiment, name, {**flatten(resolved), **prepared.info}, resolved,
-        tags={"seqlab.task": cfg.task, "seqlab.model": cfg.model.name,
+        tags={"seqlab.task": cfg.task, "seqlab.model": cfg.model.name,  # type: ignore[attr-defined]
               FINGERPRINT_TAG: get_task(cfg.task).data_fingerprint(cfg), **(tags or {})},
         parent_run_id=parent_run_id)
     return uri, run_id
@@ -216,7 +227,7 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         if result.checkpoint is None:
             raise SeqlabError(f"training run {name} ended without a checkpoint")
         with result.checkpoint.as_directory() as d:
-            state = load_state(d, task=cfg.task, model=cfg.model.name)
+            state = load_state(d, task=cfg.task, model=cfg.model.name)  # type: ignore[attr-defined]
             local = Path(tempfile.mkdtemp(prefix="seqlab-ckpt-")) / "state.pt"
             local.write_bytes((Path(d) / "state.pt").read_bytes())
         clock.lap("fit")
@@ -252,7 +263,8 @@ def _trainer(cfg: AnyConfig, prepared: Prepared, name: str, store: str, uri: str
             num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
             resources_per_worker={"CPU": cfg.train.cpus_per_worker},
             placement_strategy=cfg.train.placement_strategy),
-        run_config=ray.train.RunConfig(
+        # Train V2's RunConfig (the one ray.train exports here) takes logging_config; mypy reads the V1 one
+        run_config=ray.train.RunConfig(  # type: ignore[call-arg]
             name=name, storage_path=store, callbacks=callbacks,
             failure_config=ray.train.FailureConfig(max_failures=cfg.train.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),

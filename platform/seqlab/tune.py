@@ -25,13 +25,22 @@ from seqlab import tracking
 from seqlab.config import apply_overrides, is_plain_name, validate_config
 from seqlab.errors import ConfigError
 from seqlab.runtime import DRIVER_RESOURCE
-from seqlab.search_space import active_overrides, grid_points
-from seqlab.search_space import tune_param_space
+from seqlab.search_space import active_overrides, grid_points, tune_param_space
 from seqlab.signals import keeping_signals, run_status
-from seqlab.sweep_resume import (SWEEP_FILE, SWEEP_HASH_TAG, check_unchanged, recover_missing_checkpoints,
-                                 repair_state_files, sha256_of, sweep_content)
-from seqlab.sweep_file import Sweep, SweepConfig, load_sweep  # noqa: F401  (load_sweep: public here before)
+from seqlab.sweep_file import Sweep, SweepConfig, load_sweep
+from seqlab.sweep_resume import (
+    SWEEP_FILE,
+    SWEEP_HASH_TAG,
+    check_unchanged,
+    recover_missing_checkpoints,
+    repair_state_files,
+    sha256_of,
+    sweep_content,
+)
 from seqlab.tasks import get_task
+
+# load_sweep (sweep_file.py) was defined here before that module existed; callers still import it from here.
+__all__ = ["SweepResult", "best_trial", "load_sweep", "run_sweep", "trial_fn"]
 
 
 # ---------------------------------------------------------------------------------------------- the trial
@@ -212,7 +221,7 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
         or "train.use_gpu" in sweep.cfg.space
     # A trial that runs the loop itself holds its CPUs (and GPU); one that starts a TorchTrainer only holds a
     # driver slot, so its workers can take the CPUs (on 2 CPUs a CPU-holding driver would deadlock the sweep).
-    resources = {DRIVER_RESOURCE: 1} if multi else {"CPU": base.train.cpus_per_worker}
+    resources: dict[str, float] = {DRIVER_RESOURCE: 1} if multi else {"CPU": base.train.cpus_per_worker}
     if multi and ray.cluster_resources().get(DRIVER_RESOURCE, 0) < 1:
         raise ConfigError(f"multi-worker trials need the custom resource {DRIVER_RESOURCE} on some node "
                           f"(ray start --resources='{{\"{DRIVER_RESOURCE}\": 4}}')")

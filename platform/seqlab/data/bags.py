@@ -24,7 +24,8 @@ _MULT = np.uint64(1_000_003)
 
 
 def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
-    return np.cumsum(counts) - counts
+    starts: np.ndarray = np.cumsum(counts) - counts
+    return starts
 
 
 def _group_by_text(parts: list[np.ndarray], owners: list[np.ndarray], n_texts: int) -> np.ndarray:
@@ -35,7 +36,8 @@ def _group_by_text(parts: list[np.ndarray], owners: list[np.ndarray], n_texts: i
     """
     counts = [np.bincount(o, minlength=n_texts) for o in owners]
     out = np.empty(sum(len(p) for p in parts), dtype=np.int64)
-    base = _exclusive_cumsum(sum(counts))  # where each text's bag starts in ``out``
+    # where each text's bag starts in ``out``
+    base = _exclusive_cumsum(sum(counts, np.zeros(n_texts, dtype=np.int64)))
     for ids, owner, count in zip(parts, owners, counts):
         within = np.arange(len(owner)) - np.repeat(_exclusive_cumsum(count), count)  # rank inside its text
         out[base[owner] + within] = ids

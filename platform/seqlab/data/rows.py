@@ -92,7 +92,8 @@ class RowSpec:
             DataError: a required key is missing or malformed.
         """
         try:
-            raw_bounds = preprocessing["bounds"] if "bounds" in preprocessing else {}
+            # not .get: a preprocessing that is no dict must fail with TypeError, turned into DataError below
+            raw_bounds = preprocessing["bounds"] if "bounds" in preprocessing else {}  # noqa: SIM401
             bounds = {str(k): (float(lo), float(hi)) for k, (lo, hi) in dict(raw_bounds).items()}
             return cls(
                 features=tuple(str(f) for f in preprocessing["features"]),
@@ -111,7 +112,7 @@ class RowSpec:
 
 def iso_utc(epoch_s: int) -> str:
     """Epoch seconds as an ISO 8601 UTC date-time, e.g. ``2013-12-31T23:00:00+00:00``."""
-    return dt.datetime.fromtimestamp(int(epoch_s), tz=dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(int(epoch_s), tz=dt.UTC).isoformat()
 
 
 def parse_rows(rows: list[dict[str, Any]], spec: RowSpec) -> tuple[I64, F64]:

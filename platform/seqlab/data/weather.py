@@ -60,8 +60,8 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 __all__ = [  # windows and normalizing live in their own modules; importing them from here keeps working
-    "Normalizer", "Series", "SeriesSplits", "WindowSampler", "chapter_generator", "common_sense_mae",
-    "cleaning_info", "describe_series", "load_series", "mae_to_units", "prepare_series", "split_bounds",
+    "Normalizer", "Series", "SeriesSplits", "WindowSampler", "chapter_generator", "cleaning_info",
+    "common_sense_mae", "describe_series", "load_series", "mae_to_units", "prepare_series", "split_bounds",
 ]
 
 JENA_TIME_COLUMN = "Date Time"

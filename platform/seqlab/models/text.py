@@ -14,6 +14,7 @@ which reads variable-length bags without padding: ``model(ids, offsets)`` (see `
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import torch
@@ -184,7 +185,7 @@ class RecurrentClassifier(nn.Module):
         )
         self.directions = 2 if bidirectional else 1
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * self.directions, 1))
-        keras_init(self.rnn, self.head[1], kind)
+        keras_init(self.rnn, cast(nn.Linear, self.head[1]), kind)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         _, h_n = self.rnn(self.embedding(tokens))
@@ -216,7 +217,8 @@ class NgramBagClassifier(nn.Module):
 
     def sparse_parameters(self) -> list[nn.Parameter]:
         """The parameters whose gradients are sparse (the n-gram table when ``sparse``)."""
-        return [self.bag.weight] if self.bag.sparse else []
+        # the table's weight is an nn.Parameter; torch's annotations type it Tensor
+        return [self.bag.weight] if self.bag.sparse else []  # type: ignore[list-item]
 
     def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.out(self.drop(self.bag(ids, offsets)))

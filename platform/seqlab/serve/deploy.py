@@ -22,12 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
-from seqlab.tracking.registry import model_name
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
 from seqlab.tracking import resolve_tracking_uri
+from seqlab.tracking.registry import model_name
 
 DEFAULT_CONFIG = Path("configs/serve.yaml")
 _BUILD_APP = "seqlab.serve.app:build_app"
@@ -321,7 +321,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if os.environ.get("RAY_ADDRESS"):  # on a cluster the apps outlive us; a local Ray dies with us
                 from ray import serve
 
-                serve.shutdown()  # type: ignore[no-untyped-call]
+                serve.shutdown()
             raise  # the caller stops Ray and exits 130 (seqlab.cli.main)
     else:
         import os

@@ -161,7 +161,7 @@ def make_api(service: ModelService) -> FastAPI:
     """The task's FastAPI app over ``service``: the shared routes and ``POST /predict``."""
     task = service.task_def
     api = _base_api(service, f"seqlab {task.name}")
-    Body = task.Request  # noqa: N806  # a class
+    Body = task.Request  # a class
     request_body = {"required": True, "content": {"application/json": {"schema": _ref(Body.__name__)}}}
 
     @api.post("/predict", response_model=task.Response, responses=_ERRORS, summary=task.summary,

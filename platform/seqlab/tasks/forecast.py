@@ -108,7 +108,7 @@ class ForecastTask(Task):
         }
         info = {
             "data.origin": s.series.source,
-            "data.rows": int(len(s.series.frame)),
+            "data.rows": len(s.series.frame),
             "data.gaps_filled": int(s.series.gaps_filled),
             **cleaning_info(s.series),  # values removed per column, long gaps
             "data.train_windows": len(s.train),
@@ -269,7 +269,7 @@ def window_features(times_s: np.ndarray, values: np.ndarray, preprocessing: dict
     offsets = _offsets(preprocessing)
     mean = np.asarray(preprocessing["normalizer"]["mean"], dtype=np.float64)
     std = np.asarray(preprocessing["normalizer"]["std"], dtype=np.float64)
-    x = ((vals[len(vals) - 1 + offsets] - mean) / std).astype(np.float32)
+    x: np.ndarray = ((vals[len(vals) - 1 + offsets] - mean) / std).astype(np.float32)
     cycles = preprocessing.get("calendar", [])  # models saved before calendar columns existed lack the key
     if cycles:
         x = np.concatenate([x, calendar_features(times[len(times) - 1 + offsets], cycles)], axis=1)

@@ -9,6 +9,7 @@ and hashed n-gram ids instead of padded rows. :func:`model_input` is the one enc
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,6 @@ from seqlab.data.text import WordIndex, tokenize
 from seqlab.errors import DataError
 from seqlab.models.text import build_text_model
 from seqlab.tasks.base import ArraySplit, BatchPredictor, Prepared, Task, finite, validate_request
-
 
 # ------------------------------------------------------------------------------------------------ config
 
@@ -245,7 +245,7 @@ class SentimentPredictor(BatchPredictor[SentimentRequest, SentimentOptions]):
         probs = torch.sigmoid(self.module(*x) if isinstance(x, tuple) else self.module(x)).reshape(-1)
         probs_np = probs.cpu().numpy().astype(np.float64)
         bounds = np.cumsum([0, *(len(texts) for texts in encoded)])
-        return [probs_np[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [probs_np[a:b] for a, b in itertools.pairwise(bounds)]
 
     def decode(self, request: SentimentRequest, output: np.ndarray, options: SentimentOptions) -> dict[str, Any]:
         predictions = []

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel  # where it is defined: mypy reads mlflow.pyfunc as a lazy loader
 from torch import nn
 
 from seqlab.checkpoint import load_state
@@ -50,7 +50,7 @@ class LoadedModel:
         return cls(load_state(path))
 
 
-class SeqlabPyfunc(mlflow.pyfunc.PythonModel):
+class SeqlabPyfunc(PythonModel):
     """pyfunc wrapper; the artefact ``checkpoint`` is a seqlab ``state.pt``."""
 
     # The task's predictor validates the input. Without this MLflow inspects predict() for type hints when

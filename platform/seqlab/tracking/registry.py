@@ -14,15 +14,15 @@ from __future__ import annotations
 import fcntl
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqlab.tracking import runs as tracking
 from seqlab.errors import TrackingError
 from seqlab.tasks import get_task
+from seqlab.tracking import runs as tracking
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -50,7 +50,7 @@ class Promotion:
 def _champion(c: Any, name: str) -> Any | None:
     try:
         return c.get_model_version_by_alias(name, CHAMPION)
-    except Exception:  # no registered model, or no alias yet
+    except Exception:  # noqa: BLE001  (no registered model, or no alias yet)
         return None
 
 
@@ -73,7 +73,7 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     c = tracking.client(uri)
     try:
         run = c.get_run(run_id)
-    except Exception:
+    except Exception:  # noqa: BLE001  (MLflow raises several kinds for an unknown run id)
         raise TrackingError(f"MLflow run {run_id!r} not found in {uri}") from None
     if run.info.status != "FINISHED":
         raise TrackingError(f"run {run_id} has status {run.info.status}; only FINISHED runs can be promoted")
@@ -117,7 +117,8 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
     import mlflow
 
     current = _champion(c, name)
-    value_of = lambda mv: None if mv is None else float(mv.tags.get("seqlab.metric_value", "nan"))  # noqa: E731
+    value_of: Callable[[Any], float | None] = (
+        lambda mv: None if mv is None else float(mv.tags.get("seqlab.metric_value", "nan")))
     reason = _refusal(current, task, value, fingerprint, force)
     if reason is not None:
         return Promotion(False, reason, name, None, task.metric, value, value_of(current), None)
@@ -173,6 +174,6 @@ def _has_logged_model(run_id: str, uri: str) -> bool:
     mlflow.set_tracking_uri(uri)
     try:
         mlflow.models.get_model_info(f"runs:/{run_id}/model")
-    except Exception:
+    except Exception:  # noqa: BLE001  (MLflow raises several kinds when the model does not resolve)
         return False
     return True

@@ -50,7 +50,7 @@ def check_store(uri: str) -> None:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     try:
         client(uri).search_experiments(max_results=1)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (whatever fails, the store is unusable; named below)
         raise TrackingError(f"MLflow store {uri} is unreachable: {type(exc).__name__}: {str(exc)[:300]}") from None
 
 
@@ -135,7 +135,6 @@ def log_curves(uri: str, run_id: str, history: list[dict[str, float]], metric_na
 def log_model(uri: str, run_id: str, checkpoint_file: str, example: Any | None = None) -> str:
     """Log the checkpoint as a pyfunc model that predicts from raw input; return its model URI."""
     import mlflow
-
     import numpy
     import pandas
     import pydantic

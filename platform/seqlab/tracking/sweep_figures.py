@@ -175,8 +175,8 @@ def draw_pretrained_vs_learned(curves: dict[str, Curve], crossings: dict[str, Cr
         color = styles.get(kind, ("gray", ""))[0]
         if cross.size is not None:
             ax.axvline(cross.size, color=color, linestyle=":", linewidth=1.5)
-            sizes, values = zip(*curves[LEARNED])
-            y = np.interp(math.log(cross.size), [math.log(s) for s in sizes], values)  # on the drawn (log x) line
+            xs, ys = zip(*curves[LEARNED])
+            y = np.interp(math.log(cross.size), [math.log(s) for s in xs], ys)  # on the drawn (log x) line
             ax.plot([cross.size], [y], marker="*", markersize=16, color="gold", markeredgecolor="black", zorder=5)
         notes.append(cross.note)
     ax.text(0.02, 0.97, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8.5,

@@ -40,7 +40,6 @@ def write_summary(uri: str, run_id: str, trials: list[dict[str, Any]], metric: s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from mlflow.entities import RunTag
 
     frame = trials_frame(trials)
