@@ -102,3 +102,23 @@ def test_concurrent_promotions_leave_the_best_champion_and_a_right_previous(stor
         assert float(champion.tags["seqlab.metric_value"]) == 0.7 and champion.run_id == runs[0.7]
         if len(versions) > 1:  # previous is the champion the winner replaced
             assert str(client.get_model_version_by_alias(name, PREVIOUS).version) == str(versions[-2].version)
+
+
+def test_a_champion_that_cannot_be_read_stops_the_promotion_before_any_write(tmp_path: Path) -> None:
+    # A store that fails to answer the champion read (here its alias table is gone) must not be taken for a
+    # registry without a champion: that would register and crown the candidate without a comparison.
+    import sqlite3
+
+    from seqlab.errors import TrackingError
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    assert promote(uri, "sentiment", finished_run(uri, ckpt, 0.7), "unreadable").promoted  # v1, champion
+    candidate = finished_run(uri, ckpt, 0.6)  # worse: it must never be crowned
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        db.execute("DROP TABLE registered_model_aliases")
+    with pytest.raises(TrackingError, match="unreadable: could not read its 'champion' alias .*promote again"):
+        promote(uri, "sentiment", candidate, "unreadable")
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    versions = client.search_model_versions("name = 'unreadable'")
+    assert [str(v.version) for v in versions] == ["1"]  # nothing registered on the way

@@ -48,10 +48,26 @@ class Promotion:
 
 
 def _champion(c: Any, name: str) -> Any | None:
+    """The champion version of ``name``; None only when MLflow says there is none (no such registered model,
+    or no alias yet). Any other failure to read it raises: taken for "no champion", it would let a
+    candidate be crowned without a comparison.
+
+    Raises:
+        TrackingError: the store failed to answer (naming MLflow's error code and message).
+    """
+    from mlflow.exceptions import MlflowException
+
     try:
         return c.get_model_version_by_alias(name, CHAMPION)
-    except Exception:  # noqa: BLE001  (no registered model, or no alias yet)
-        return None
+    except MlflowException as exc:
+        # MLflow 3.17: RESOURCE_DOES_NOT_EXIST for an unknown model, INVALID_PARAMETER_VALUE
+        # "Registered model alias champion not found." for a model without the alias
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or (
+                exc.error_code == "INVALID_PARAMETER_VALUE" and "not found" in exc.message):
+            return None
+        first_line = exc.message.splitlines()[0] if exc.message else ""
+        raise TrackingError(f"{name}: could not read its {CHAMPION!r} alias ({exc.error_code}: {first_line}); "
+                            "the alias was not moved, promote again once the store answers") from None
 
 
 def promote(uri: str, task_name: str, run_id: str, registered_name: str | None = None,
