@@ -399,6 +399,7 @@ def main() -> int:
     store = Path(args.store or tempfile.mkdtemp(prefix="seqlab-serve-bench-")).resolve()
     if not (store / "mlflow.db").is_file():
         t0 = time.perf_counter()
+        store.mkdir(parents=True, exist_ok=True)  # a new --store folder: its champions are trained now
         os.chdir(store)  # the SQLite store's artefacts (./mlruns) stay in the folder
         train_champions(store, args.train_steps)
         seconds = time.perf_counter() - t0
