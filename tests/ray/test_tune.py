@@ -137,10 +137,13 @@ def test_killed_sweep_driver_resumes_without_rerunning_finished_trials(tmp_path:
     path = _sweep_file(tmp_path, "forecast", num_samples=3, max_concurrent_trials=1, scheduler="fifo",
                        name="resumable", promote=False, overrides={"train.epochs": epochs})
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "RAY_AUTH_MODE": "token"}
+    # the store is created before the sweep starts: MLflow's first opening of a store migrates its schema,
+    # which fails when another process does the same at once (this test's client and the CLI did)
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    client.search_experiments(max_results=1)
     proc = subprocess.Popen([sys.executable, "-m", "seqlab.cli", "tune", "--config", str(path)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker = tmp_path / "store" / "resumable" / "seqlab_parent_run_id"
-    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     deadline = time.time() + 300
     finished: list = []  # type: ignore[type-arg]
     unfinished = None
