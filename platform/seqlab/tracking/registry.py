@@ -11,13 +11,10 @@ Rules (never broken by seqlab):
 
 from __future__ import annotations
 
-import fcntl
 import math
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from seqlab.errors import TrackingError
@@ -108,7 +105,9 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     if not _has_logged_model(run_id, uri):
         raise TrackingError(f"run {run_id} has no logged model; train with tracking.log_model=true")
 
-    with _promotion_lock(uri):
+    # Promotions against one SQLite store on this machine run one at a time. A server store has no such lock;
+    # there the re-check before moving the alias keeps the better model in all but a few milliseconds' window.
+    with tracking.sqlite_lock(uri, "promote"):
         return _compare_and_set(c, uri, task, name, run_id, value, fingerprint, force)
 
 
@@ -164,23 +163,6 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
                          name, str(version.version), task.metric, value, value_of(current),
                          None if current is None else str(current.version))
     raise TrackingError(f"{name}: the champion kept moving during 20 compare-and-set attempts; promote again")
-
-
-@contextmanager
-def _promotion_lock(uri: str) -> Iterator[None]:
-    """Serialize promotions against one SQLite store on this machine (an exclusive lock on a file beside the
-    database). A server store has no such lock; there the re-check before moving the alias keeps the better
-    model in all but a few milliseconds' window."""
-    if not uri.startswith("sqlite:///"):
-        yield
-        return
-    path = Path(uri.removeprefix("sqlite:///") + ".promote.lock")
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released on close, also if this process dies
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _has_logged_model(run_id: str, uri: str) -> bool:

@@ -12,6 +12,8 @@ import fcntl
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +46,22 @@ def client(uri: str) -> Any:
     """
     from mlflow.tracking import MlflowClient
 
-    if not uri.startswith("sqlite:///"):
+    with sqlite_lock(uri, "open"):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextmanager
+def sqlite_lock(uri: str, purpose: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<db>.<purpose>.lock`` beside a SQLite store: processes of this machine
+    that take it for the same purpose run one at a time. Other stores (a server), or a SQLite store whose
+    folder is missing (MLflow then names the folder itself), get no lock."""
     db = Path(uri.removeprefix("sqlite:///"))
-    if not db.parent.is_dir():  # MLflow names the missing folder itself (check_store does too)
-        return MlflowClient(tracking_uri=uri, registry_uri=uri)
-    with open(db.with_name(db.name + ".open.lock"), "a") as handle:
+    if not uri.startswith("sqlite:///") or not db.parent.is_dir():
+        yield
+        return
+    with open(db.with_name(f"{db.name}.{purpose}.lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released on close, also if this process dies
-        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+        yield
 
 
 def check_store(uri: str) -> None:
