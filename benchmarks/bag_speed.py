@@ -33,12 +33,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.data.reviews import load_reviews
 from seqlab.data.text import WordIndex
 from seqlab.tasks import get_task
 from seqlab.tasks.sentiment import model_input
-from seqlab.train import evaluate_test, run_epochs
+from seqlab.training.loop import evaluate_test, run_epochs
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "sentiment" / "ngram_bag.yaml"

@@ -1,6 +1,6 @@
 """The chapter's experiments through seqlab, next to the book's figures, in one table.
 
-Every experiment is one config under ``configs/`` trained by ``seqlab.train.run_training`` on one Ray Train
+Every experiment is one config under ``configs/`` trained by ``seqlab.training.driver.run_training`` on one Ray Train
 worker and tracked in a throw-away MLflow SQLite store. The table shows the book's figure (first-edition
 Keras notebooks: IMDB and Jena), seqlab's best validation figure, the held-out test figure of the same best
 weights, the epochs run and the wall seconds of the whole ``run_training`` call (data, Ray start-up, MLflow).
@@ -117,8 +117,8 @@ def budget_overrides(overrides: list[str]) -> list[str]:
 
 
 def run_one(exp: Experiment, overrides: list[str]) -> Row:
-    from seqlab.config import load_config
-    from seqlab.train import run_training
+    from seqlab.tasks import load_config
+    from seqlab.training.driver import run_training
 
     assert exp.config is not None
     cfg = load_config(CONFIGS / exp.config, overrides)
@@ -149,7 +149,7 @@ def test_baseline(cfg: Any) -> tuple[float, str]:
 
 def baseline_row(exp: Experiment) -> Row:
     """The common-sense baseline of the forecast data (the last known temperature, ``delay`` rows on)."""
-    from seqlab.config import load_config
+    from seqlab.tasks import load_config
     from seqlab.data.weather import prepare_series
 
     cfg = load_config(CONFIGS / "forecast/gru.yaml")  # lookback 240, delay 24: the windows most rows use
@@ -273,7 +273,7 @@ def main() -> None:
 
     import ray
 
-    from seqlab.runtime import DRIVER_RESOURCE
+    from seqlab.runtime.cluster import DRIVER_RESOURCE
 
     if not args.verbose:
         logging.getLogger("ray").setLevel(logging.ERROR)

@@ -1,7 +1,7 @@
 """The chapter's experiments at full size, each config as written, on one accelerator without Ray or MLflow.
 
 For a GPU box where only torch, numpy, pandas, pydantic and pyyaml (plus the data packages) exist: the same
-training loop Ray Train workers run (``seqlab.train.run_epochs``), in this process, then the held-out test
+training loop Ray Train workers run (``seqlab.training.loop.run_epochs``), in this process, then the held-out test
 metrics of the best epoch's weights (``evaluate_test``). The GloVe rows need the packaged GloVe vectors and
 are skipped with ``--skip-glove``. ``benchmarks/book_table.py`` is the Ray + MLflow version of this table.
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.tasks import get_task
-from seqlab.train import evaluate_test, run_epochs
+from seqlab.training.loop import evaluate_test, run_epochs
 
 ROOT = Path(__file__).resolve().parent.parent
 # (config, the book's validation figure: accuracy for sentiment, normalized MAE for forecast)

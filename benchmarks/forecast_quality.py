@@ -1,7 +1,7 @@
 """Forecast MAE of a config against the common-sense baseline, trained in this process (no Ray, no MLflow).
 
-The loop is seqlab's own (``seqlab.train.run_epochs``, what each Ray Train worker runs) and the test figure
-is ``seqlab.train.evaluate_test`` on the best-validation weights, so the numbers are what ``seqlab train``
+The loop is seqlab's own (``seqlab.training.loop.run_epochs``, what each Ray Train worker runs) and the test figure
+is ``seqlab.training.loop.evaluate_test`` on the best-validation weights, so the numbers are what ``seqlab train``
 logs, without the Ray start-up. Several ``--seeds`` also report the mean of the seeds' test predictions.
 
     nice python benchmarks/forecast_quality.py --config configs/forecast/gru.yaml --threads 1
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from seeded import parse_seeded_args  # benchmarks/, this script's folder
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.tasks import get_task
-from seqlab.train import evaluate_test, run_epochs
+from seqlab.training.loop import evaluate_test, run_epochs
 
 
 def _test_predictions(cfg: object, task: object, prepared: object, state: dict) -> np.ndarray:

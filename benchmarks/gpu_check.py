@@ -2,9 +2,9 @@
 
 Two modes:
 
-* with Ray (default when ``ray`` is importable): ``seqlab.train.run_training`` on 1 Ray Train worker with
+* with Ray (default when ``ray`` is importable): ``seqlab.training.driver.run_training`` on 1 Ray Train worker with
   ``train.use_gpu=true``, then the same with ``train.use_gpu=false``; MLflow in a temp SQLite store.
-* ``--no-ray``: ``seqlab.train.run_epochs(cfg, prepared, device=...)`` in this process, then the same on the
+* ``--no-ray``: ``seqlab.training.loop.run_epochs(cfg, prepared, device=...)`` in this process, then the same on the
   CPU. Imports neither Ray nor MLflow (checked at the end): for a GPU box that has only torch, numpy,
   pandas, pydantic and pyyaml (plus the data packages below).
 
@@ -48,7 +48,7 @@ def steady_rate(history: list[dict[str, Any]]) -> tuple[float, int]:
 def run_in_process(cfg: Any, prepared: Any, device: str, cpu_threads: int) -> list[dict[str, Any]]:
     import torch
 
-    from seqlab.train import run_epochs
+    from seqlab.training.loop import run_epochs
 
     if device == "cpu":
         torch.set_num_threads(cpu_threads)
@@ -59,7 +59,7 @@ def run_in_process(cfg: Any, prepared: Any, device: str, cpu_threads: int) -> li
 
 
 def run_on_ray(cfg: Any, prepared: Any, name: str) -> list[dict[str, Any]]:
-    from seqlab.train import run_training
+    from seqlab.training.driver import run_training
 
     result = run_training(cfg, prepared=prepared, name=f"{name}-{int(time.time())}")
     shutil.rmtree(Path(result.checkpoint_path).parent, ignore_errors=True)  # run_training's local copy in /tmp
@@ -90,7 +90,7 @@ def main() -> None:
 
     import torch
 
-    from seqlab.config import load_config
+    from seqlab.tasks import load_config
     from seqlab.tasks import get_task
 
     device = args.device
@@ -106,7 +106,7 @@ def main() -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         import ray
 
-        from seqlab.runtime import init_ray
+        from seqlab.runtime.cluster import init_ray
 
         tmp = Path(tempfile.mkdtemp(prefix="seqlab-gpu-check-"))
         init_ray()  # joins RAY_ADDRESS's cluster, or starts a local one

@@ -16,7 +16,8 @@ import time
 import torch
 from torch import nn
 
-from seqlab.config import SERIES_MODELS, TEXT_MODELS, SeriesModelConfig, TextModelConfig
+from seqlab.models.series import SERIES_MODELS, SeriesModelConfig
+from seqlab.models.text import TEXT_MODELS, TextModelConfig
 from seqlab.models.series import build_series_model
 from seqlab.models.text import build_text_model
 

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 import yaml
 
-from seqlab.config import SeriesModelConfig
+from seqlab.models.series import SeriesModelConfig
 from seqlab.data.rows import RowSpec, parse_rows
 from seqlab.models.series import build_series_model
 

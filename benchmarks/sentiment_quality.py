@@ -1,7 +1,7 @@
 """Validation and held-out test accuracy of a sentiment config, trained in this process (no Ray, no MLflow).
 
-The loop is seqlab's own (``seqlab.train.run_epochs``, what each Ray Train worker runs, here on one torch
-thread as a one-CPU worker runs it) and the test figure is ``seqlab.train.evaluate_test`` on the
+The loop is seqlab's own (``seqlab.training.loop.run_epochs``, what each Ray Train worker runs, here on one torch
+thread as a one-CPU worker runs it) and the test figure is ``seqlab.training.loop.evaluate_test`` on the
 best-validation weights, so a seed gives the figures ``seqlab train`` logs, without the Ray start-up.
 
     nice -n 19 python benchmarks/sentiment_quality.py --config configs/sentiment/lstm.yaml --seeds 0,1
@@ -15,9 +15,8 @@ import time
 from typing import Any
 
 from seeded import parse_seeded_args  # benchmarks/, this script's folder
-from seqlab.config import load_config
-from seqlab.tasks import get_task
-from seqlab.train import evaluate_test, run_epochs
+from seqlab.tasks import get_task, load_config
+from seqlab.training.loop import evaluate_test, run_epochs
 
 
 def main() -> None:

@@ -64,10 +64,10 @@ def train_champions(store: Path, steps: int) -> None:
     """Train the main job's two architectures for ``steps`` steps and make each the champion."""
     import mlflow
     import ray
-    from seqlab.config import load_config
+    from seqlab.tasks import load_config
     from seqlab.tracking.registry import promote
-    from seqlab.runtime import init_ray
-    from seqlab.train import run_training
+    from seqlab.runtime.cluster import init_ray
+    from seqlab.training.driver import run_training
 
     uri = f"sqlite:///{store}/mlflow.db"
     init_ray()

@@ -1,6 +1,6 @@
 """What early stopping saves: the same sweep run with ASHA and with FIFO, and what a trial costs beyond training.
 
-Both runs use ``seqlab.tune.run_sweep`` on the same sweep file with the same seed, so the random searcher
+Both runs use ``seqlab.sweeps.driver.run_sweep`` on the same sweep file with the same seed, so the random searcher
 samples the same trials; only the scheduler differs. Printed: trial-epochs, best validation metric and wall
 time of each, ASHA's saving in trial-epochs (target >= 40% fewer), and the per-trial overhead, i.e. trial wall
 time minus its training-loop time, as the trials report it (``trial_overhead_s``: data, MLflow run,
@@ -91,9 +91,10 @@ def main() -> None:
 
     import ray
 
-    from seqlab.runtime import DRIVER_RESOURCE
+    from seqlab.runtime.cluster import DRIVER_RESOURCE
     from seqlab.tasks import get_task
-    from seqlab.tune import load_sweep, run_sweep
+    from seqlab.sweeps.driver import run_sweep
+    from seqlab.sweeps.sweep_file import load_sweep
 
     logging.getLogger("ray").setLevel(logging.ERROR)
     logging.getLogger("mlflow").setLevel(logging.WARNING)

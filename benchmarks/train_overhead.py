@@ -5,7 +5,7 @@ same steps, with the same torch thread count:
 
 * plain   - a loop written here: ``task.build_model``, Adam, the batches of ``prepared.train.batch(idx)``
             in the same seeded order, then one pass over the validation split (as seqlab does every epoch);
-* seqlab  - ``seqlab.train.run_training`` on 1 Ray Train worker with ``train.cpus_per_worker=2`` (2 torch
+* seqlab  - ``seqlab.training.driver.run_training`` on 1 Ray Train worker with ``train.cpus_per_worker=2`` (2 torch
             threads), and on 2 workers x 1 CPU (DDP over gloo, half the batch each).
 
 samples/s = training samples / epoch seconds (training steps + validation pass), epoch 1 left out as
@@ -40,7 +40,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 import numpy as np
 import torch
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.tasks import get_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def median(values: list[float]) -> float:
 
 def seqlab_run(cfg: Any, prepared: Any, name: str) -> tuple[list[tuple[int, float]], float]:
     """``run_training`` on the prepared data: per-epoch ``(samples, seconds)`` and the wall seconds."""
-    from seqlab.train import run_training
+    from seqlab.training.driver import run_training
 
     t0 = time.perf_counter()
     result = run_training(cfg, prepared=prepared, name=f"{name}-{int(time.time())}")
@@ -116,7 +116,7 @@ def main() -> None:
 
     import ray
 
-    from seqlab.runtime import DRIVER_RESOURCE
+    from seqlab.runtime.cluster import DRIVER_RESOURCE
 
     logging.getLogger("ray").setLevel(logging.ERROR)
     logging.getLogger("mlflow").setLevel(logging.WARNING)

@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from seqlab.config import SeriesDataConfig
-from seqlab.data.weather import WindowSampler, chapter_generator, prepare_series
+from seqlab.data.weather import SeriesDataConfig
+from seqlab.data.weather import prepare_series
+from seqlab.data.windows import WindowSampler, chapter_generator
 
 
 def best_rates(draws: dict[str, Callable[[], object]], batches: int, repeats: int) -> dict[str, float]:

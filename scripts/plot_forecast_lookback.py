@@ -19,8 +19,8 @@ import math
 import sys
 from pathlib import Path
 
-from seqlab import tracking
 from seqlab.errors import SeqlabError
+from seqlab.tracking import runs as tracking
 from seqlab.tracking.sweep_trials import Trial, find_sweep, finished_trials, log_figure
 
 ROOT = Path(__file__).resolve().parent.parent

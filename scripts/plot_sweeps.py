@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seqlab import tracking
 from seqlab.errors import SeqlabError
+from seqlab.tracking import runs as tracking
 from seqlab.tracking import sweep_figures as figs
 from seqlab.tracking.sweep_trials import find_sweep, finished_trials, log_figure
 

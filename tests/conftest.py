@@ -26,7 +26,7 @@ os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 # Serve's ingress as users get it (HAProxy unless RAY_SERVE_ENABLE_HA_PROXY=0): set before the session's Ray.
-from seqlab.runtime import apply_serve_env  # noqa: E402
+from seqlab.runtime.cluster import apply_serve_env  # noqa: E402
 
 apply_serve_env()
 
@@ -39,7 +39,7 @@ def ray_session() -> Iterator[None]:
     """
     import ray
 
-    from seqlab.runtime import DRIVER_RESOURCE
+    from seqlab.runtime.cluster import DRIVER_RESOURCE
 
     if not ray.is_initialized():
         ray.init(

@@ -3,12 +3,14 @@
 One file, ``state.pt``, inside each Ray Train checkpoint directory. It holds only tensors and plain data
 (dicts, lists, strings, numbers), so it loads with ``torch.load(weights_only=True)``: a foreign pickle
 cannot run code on load. The same file is the artefact of the MLflow model.
+
+It stands below every wing that reads or writes the file: training writes it, tracking logs it as the
+model, Serve loads it (and never imports training code). Whether a checkpoint may be continued under a new
+config is training's rule (``seqlab.training.resume``). It imports only ``errors``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,6 @@ from seqlab.errors import CheckpointError
 
 FORMAT = "seqlab-checkpoint-v1"
 FILENAME = "state.pt"
-#: the config sections a resumed run must share with its checkpoint: other data or another model would
-#: continue old weights on a new word index / other windows. ``train`` may change (more epochs, another lr).
-RESUME_SECTIONS = ("data", "model")
 
 
 def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
@@ -64,58 +63,3 @@ def load_state(path: str | Path, task: str | None = None, model: str | None = No
             f"checkpoint {p} holds model {saved_model!r}, not {model!r}; use another run name or the same model"
         )
     return state
-
-
-def _digest(value: Any) -> str:
-    blob = json.dumps(value, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else repr(o)).encode()
-    return hashlib.sha256(blob).hexdigest()
-
-
-def resume_hashes(config: dict[str, Any], preprocessing: dict[str, Any]) -> dict[str, str]:
-    """sha256 of the resolved config's ``data`` and ``model`` sections and of the fitted preprocessing."""
-    out = {section: _digest(config.get(section)) for section in RESUME_SECTIONS}
-    out["preprocessing"] = _digest(preprocessing)
-    return out
-
-
-def _flat(tree: Any, prefix: str) -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        out.update(_flat(value, f"{prefix}.{key}"))
-    return out
-
-
-def check_resume(state: dict[str, Any], config: dict[str, Any], where: str,
-                 preprocessing: dict[str, Any] | None = None) -> None:
-    """Refuse to continue ``state`` under ``config`` when its data/model (or preprocessing) differ.
-
-    Args:
-        state: a loaded checkpoint.
-        config: the resolved config of the run that wants to resume.
-        where: the checkpoint's path, for the message.
-        preprocessing: the preprocessing fitted now; None skips that check (the config check runs first,
-            before any data is read).
-
-    Raises:
-        CheckpointError: naming each key that differs, its value in the checkpoint and now.
-    """
-    saved = state.get("config", {})
-    old = {k: v for s in RESUME_SECTIONS for k, v in _flat(saved.get(s), s).items()}
-    new = {k: v for s in RESUME_SECTIONS for k, v in _flat(config.get(s), s).items()}
-    diffs = [f"{k}: checkpoint {old.get(k, '(absent)')!r}, now {new.get(k, '(absent)')!r}"
-             for k in sorted(set(old) | set(new)) if old.get(k, "(absent)") != new.get(k, "(absent)")]
-    stored = state.get("resume_hash") or {}
-    if not diffs and preprocessing is not None and "preprocessing" in stored \
-            and stored["preprocessing"] != _digest(preprocessing):
-        saved_pre = state.get("preprocessing") or {}
-        keys = sorted(k for k in set(saved_pre) | set(preprocessing)
-                      if _digest(saved_pre.get(k)) != _digest(preprocessing.get(k)))
-        diffs.append(f"preprocessing ({', '.join(keys) or 'content'}): fitted now from the same config but other "
-                     "data files")
-    if diffs:
-        raise CheckpointError(
-            f"cannot resume from {where}: its run was trained with other data/model settings:\n  "
-            + "\n  ".join(diffs)
-            + "\nuse another train.run_name, or --force-new (train.force_new=true) to start this run afresh")

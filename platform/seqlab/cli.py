@@ -28,7 +28,8 @@ from seqlab.errors import SeqlabError
 def _cmd_validate(args: argparse.Namespace) -> int:
     import yaml
 
-    from seqlab.config import config_to_dict, load_config
+    from seqlab.config import config_to_dict
+    from seqlab.tasks import load_config
 
     cfg = load_config(args.config, args.overrides)
     print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
@@ -57,10 +58,11 @@ def _render(report: dict[str, Any], indent: int = 0) -> str:
 def _cmd_train(args: argparse.Namespace) -> int:
     import yaml
 
-    from seqlab.config import config_to_dict, load_config
-    from seqlab.console import summary
-    from seqlab.runtime import init_ray
-    from seqlab.train import run_training
+    from seqlab.config import config_to_dict
+    from seqlab.runtime.cluster import init_ray
+    from seqlab.runtime.console import summary
+    from seqlab.tasks import load_config
+    from seqlab.training.driver import run_training
 
     overrides = [*args.overrides, *(["train.force_new=true"] if args.force_new else [])]
     cfg = load_config(args.config, overrides)  # validated before any Ray resource is asked for
@@ -79,7 +81,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from seqlab.tune import load_sweep, run_sweep
+    from seqlab.sweeps.driver import run_sweep
+    from seqlab.sweeps.sweep_file import load_sweep
 
     sweep = load_sweep(args.config, args.overrides)  # the space is checked before any trial starts
     result = run_sweep(sweep, resume=args.resume, scheduler=args.scheduler, name=args.name,
@@ -106,8 +109,8 @@ def get_metric(task: str) -> str:
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
-    from seqlab.tracking import resolve_tracking_uri
     from seqlab.tracking.registry import promote
+    from seqlab.tracking.runs import resolve_tracking_uri
 
     p = promote(resolve_tracking_uri(args.tracking_uri), args.task, args.run, args.name, force=args.force)
     print(f"[seqlab] {'promoted' if p.promoted else 'not promoted'}: {p.name} "
@@ -129,7 +132,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 
 def _with_links(summary: dict[str, Any]) -> dict[str, Any]:
     """Add MLflow UI links next to run ids when the store is a server; say how to open it otherwise."""
-    from seqlab.tracking import resolve_tracking_uri
+    from seqlab.tracking.runs import resolve_tracking_uri
 
     uri = resolve_tracking_uri(None)
     ui = uri if uri.startswith("http") else "http://127.0.0.1:5000"

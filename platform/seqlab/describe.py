@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 
 
 def describe_all(configs: Sequence[str] = ()) -> dict[str, Any]:

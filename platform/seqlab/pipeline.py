@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from seqlab.config import load_config, read_yaml
+from seqlab.config import read_yaml
 from seqlab.errors import ConfigError, SeqlabError
+from seqlab.tasks import load_config
 
 
 class TaskStep(BaseModel):
@@ -81,7 +82,7 @@ def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
         lines = [f"  {'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
         raise ConfigError(f"invalid pipeline ({p}):\n" + "\n".join(lines)) from None
     # Check every referenced config now, before any Ray resource or minute of training is spent.
-    from seqlab.tune import load_sweep
+    from seqlab.sweeps.sweep_file import load_sweep
 
     for task, step in cfg.tasks.items():
         if step.train:
@@ -109,7 +110,7 @@ def _serve_apps(spec: PipelineServe, folder: Path) -> tuple[int, list[Any]]:
 
 def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
     """Run every step; return the summary and whether all steps succeeded."""
-    from seqlab.runtime import init_ray
+    from seqlab.runtime.cluster import init_ray
 
     cfg, folder = load_pipeline(path)
     summary: dict[str, Any] = {"steps": {}}
@@ -151,11 +152,11 @@ def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
 
 
 def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, Any]:
-    from seqlab.tracking import resolve_tracking_uri
+    from seqlab.tracking.runs import resolve_tracking_uri
 
     if spec.train:
         from seqlab.tracking.registry import promote
-        from seqlab.train import run_training
+        from seqlab.training.driver import run_training
 
         cfg = load_config(_resolve(spec.train, folder), spec.overrides)
         result = run_training(cfg)
@@ -173,7 +174,8 @@ def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, An
                         cfg.tracking.registered_model)
             out["registry"] = f"{'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}"
         return out
-    from seqlab.tune import load_sweep, run_sweep
+    from seqlab.sweeps.driver import run_sweep
+    from seqlab.sweeps.sweep_file import load_sweep
 
     sweep = load_sweep(_resolve(spec.sweep or "", folder), spec.overrides)
     res = run_sweep(sweep)

@@ -31,7 +31,7 @@ import mlflow
 import pytest
 import yaml
 
-from seqlab.train import checkpoint_dirs
+from seqlab.training.resume import checkpoint_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from seqlab.config import load_config
-from seqlab.train import run_training
+from seqlab.tasks import load_config
+from seqlab.training.driver import run_training
 
 ROOT = Path(__file__).resolve().parents[2]
 

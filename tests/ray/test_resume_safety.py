@@ -8,9 +8,10 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.errors import CheckpointError
-from seqlab.train import checkpoint_dirs, run_training
+from seqlab.training.driver import run_training
+from seqlab.training.resume import checkpoint_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("ray_session")

@@ -22,11 +22,12 @@ import pytest
 import yaml
 
 from runs_helpers import finished_run, tiny_checkpoint
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.tracking.registry import promote
 from seqlab.tasks import get_task
 from seqlab.tasks.base import ArraySplit
-from seqlab.train import checkpoint_dirs, run_training
+from seqlab.training.driver import run_training
+from seqlab.training.resume import checkpoint_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 SEQLAB = [sys.executable, "-m", "seqlab.cli"]

@@ -13,12 +13,12 @@ import mlflow
 import numpy as np
 import pytest
 
-from seqlab.config import load_config
-from seqlab.serve import ServeArgs
+from seqlab.tasks import load_config
+from seqlab.serve.schemas import ServeArgs
 from seqlab.serve.deploy import deploy
 from seqlab.tasks import TASKS
 from seqlab.tracking.registry import promote
-from seqlab.train import run_training
+from seqlab.training.driver import run_training
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

@@ -14,10 +14,11 @@ import psutil
 import pytest
 
 from seqlab.checkpoint import load_state
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.data.synthetic import synthetic_weather
 from seqlab.errors import CheckpointError, ConfigError, TrackingError
-from seqlab.train import checkpoint_dirs, run_training
+from seqlab.training.driver import run_training
+from seqlab.training.resume import checkpoint_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,10 @@ import pytest
 import yaml
 
 from seqlab.errors import ConfigError
-from seqlab.sweep_resume import recover_missing_checkpoints, repair_state_files
+from seqlab.sweeps.resume import recover_missing_checkpoints, repair_state_files
 from seqlab.tracking.registry import CHAMPION, PREVIOUS, promote
-from seqlab.tune import load_sweep, run_sweep
+from seqlab.sweeps.driver import run_sweep
+from seqlab.sweeps.sweep_file import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("ray_session")

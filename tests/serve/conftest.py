@@ -14,9 +14,9 @@ from serve_helpers import ROOT, TASKS, Registry
 def registry(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """Both tiny configs trained once (1 worker) and promoted; the store lives in a temp folder."""
     import mlflow
-    from seqlab.config import load_config
+    from seqlab.tasks import load_config
     from seqlab.tracking.registry import promote
-    from seqlab.train import run_training
+    from seqlab.training.driver import run_training
 
     tmp = tmp_path_factory.mktemp("serve-registry")
     uri = f"sqlite:///{tmp}/mlflow.db"

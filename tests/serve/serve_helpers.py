@@ -14,8 +14,8 @@ TASKS = ("sentiment", "forecast")
 def make_state(task: str, seed: int = 0) -> dict[str, Any]:
     """A checkpoint-like state with preprocessing fitted on the tiny config's data and untrained weights."""
     import torch
-    from seqlab.config import config_to_dict, load_config
-    from seqlab.tasks import get_task
+    from seqlab.config import config_to_dict
+    from seqlab.tasks import get_task, load_config
 
     cfg = load_config(ROOT / "configs" / task / "tiny.yaml")
     t = get_task(task)
@@ -33,8 +33,8 @@ def make_state(task: str, seed: int = 0) -> dict[str, Any]:
 def log_state_model(uri: str, folder: Path, state: dict[str, Any], metrics: dict[str, float] | None = None,
                     tags: dict[str, str] | None = None) -> str:
     """A FINISHED MLflow run holding ``state`` as a seqlab pyfunc model (no Ray, no training); its run id."""
-    from seqlab import tracking
     from seqlab.checkpoint import save_state
+    from seqlab.tracking import runs as tracking
 
     folder.mkdir(parents=True, exist_ok=True)
     run_id = tracking.start_run(uri, "seqlab-tests", "logged", {}, {},

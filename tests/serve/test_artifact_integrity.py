@@ -15,9 +15,9 @@ from local_http import serving
 from seqlab.checkpoint import FORMAT
 from seqlab.serve.http import make_api
 from seqlab.serve.service import ModelService
-from seqlab.tracking import client
 from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, sha256_file
 from seqlab.tracking.registry import promote
+from seqlab.tracking.runs import client
 from serve_helpers import log_state_model, make_state
 
 NAME = "seqlab-sentiment"

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import mlflow
 import pytest
-from seqlab.serve import ServeArgs
 from seqlab.serve.deploy import deploy
+from seqlab.serve.schemas import ServeArgs
 from seqlab.tracking.registry import promote
 from serve_helpers import free_port, log_state_model, make_state
 

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import mlflow
 import pytest
-from seqlab.serve import ServeArgs
 from seqlab.serve.deploy import deploy
+from seqlab.serve.schemas import ServeArgs
 from serve_helpers import ROOT, TASKS, Registry, free_port, weather_rows
 
 TEXTS = ["A wonderful, moving film.", "Boring and awful, a waste.", " ".join(["great"] * 30)]
@@ -273,7 +273,7 @@ def test_deploy_works_in_throughput_optimized_mode(registry: Registry, base: str
 
     port = int(base.rsplit(":", 1)[1])
     script = (
-        "import sys; from seqlab.serve import ServeArgs; from seqlab.serve.deploy import deploy\n"
+        "import sys; from seqlab.serve.schemas import ServeArgs; from seqlab.serve.deploy import deploy\n"
         f"apps = [ServeArgs(task=t, tracking_uri={registry.uri!r}, num_cpus=0.5) "
         "for t in ('sentiment', 'forecast')]\n"
         f"print(deploy(apps, reload=True, port={port})['sentiment'])\n"

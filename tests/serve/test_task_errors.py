@@ -23,7 +23,7 @@ def _register(uri: str, tmp_path: Path, state: dict[str, Any], name: str) -> str
     """Log ``state`` as a seqlab pyfunc model in a fresh run and register it as ``name``; its version."""
     import mlflow
 
-    from seqlab.tracking import client
+    from seqlab.tracking.runs import client
     from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, checkpoint_sha256
 
     run_id = log_state_model(uri, tmp_path, state)
@@ -37,7 +37,7 @@ def _register(uri: str, tmp_path: Path, state: dict[str, Any], name: str) -> str
 
 def test_a_model_of_another_task_is_503_with_the_reason(tmp_path: Path, mlflow_uri: str) -> None:
     version = _register(mlflow_uri, tmp_path, make_state("forecast"), "seqlab-sentiment")
-    from seqlab.tracking import client
+    from seqlab.tracking.runs import client
 
     client(mlflow_uri).set_registered_model_alias("seqlab-sentiment", "champion", version)
     svc = ModelService({"task": "sentiment", "tracking_uri": mlflow_uri})

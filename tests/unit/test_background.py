@@ -1,4 +1,4 @@
-"""seqlab.background: a call on a helper thread whose value or error the caller takes later."""
+"""seqlab.runtime.background: a call on a helper thread whose value or error the caller takes later."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from seqlab.background import InBackground
+from seqlab.runtime.background import InBackground
 from seqlab.errors import DataError
 
 

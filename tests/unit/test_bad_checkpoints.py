@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from runs_helpers import tiny_checkpoint
-from seqlab.checkpoint import check_resume, load_state
+from seqlab.checkpoint import load_state
+from seqlab.training.resume import check_resume
 from seqlab.errors import CheckpointError
 
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from seqlab.cli import main
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.errors import ConfigError
-from seqlab.tune import load_sweep
+from seqlab.sweeps.sweep_file import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"sentiment": ROOT / "configs/sentiment/tiny.yaml", "forecast": ROOT / "configs/forecast/tiny.yaml"}
@@ -94,8 +94,8 @@ def test_bad_sweep_file_names_the_key(tmp_path: Path, change: dict[str, object],
                                                ({"space": {"train.lr": {"choice": [0.1]}}}, "sweep.space.train.lr"),
                                                ({"overrides": {"train.epochs": 7}}, "base.train.epochs")])
 def test_resume_with_a_changed_sweep_file_is_refused(tmp_path: Path, change: dict[str, object], names: str) -> None:
-    from seqlab.sweep_resume import SWEEP_FILE, sweep_content
-    from seqlab.tune import run_sweep
+    from seqlab.sweeps.resume import SWEEP_FILE, sweep_content
+    from seqlab.sweeps.driver import run_sweep
 
     tree = yaml.safe_load((ROOT / "configs/forecast/sweep_tiny.yaml").read_text())
     tree.update(base=str(TINY["forecast"]), storage_path=str(tmp_path), name="kept")

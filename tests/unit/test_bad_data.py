@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.errors import DataError
 from seqlab.tasks import get_task
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.data.bags import BagSplit, ngram_bags
 from seqlab.data.text import WordIndex
 from seqlab.errors import ConfigError, DataError
 from seqlab.models.text import NgramBagClassifier
-from seqlab.optim import LazyAdam, build_optimizer
+from seqlab.training.optim import LazyAdam, build_optimizer
 from seqlab.tasks import get_task
 from seqlab.tasks.sentiment import SentimentOptions, model_input
 
@@ -149,7 +149,7 @@ def test_ngram_bag_refuses_optimizers_without_sparse_updates() -> None:
 
 
 def test_training_loop_feeds_bags_as_model_arguments(prepared) -> None:  # type: ignore[no-untyped-def]
-    from seqlab.train import run_epochs
+    from seqlab.training.loop import run_epochs
 
     cfg, data = prepared
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 4, "lr": 0.05})})

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.config import SeriesModelConfig, load_config
+from seqlab.models.series import SeriesModelConfig
+from seqlab.tasks import load_config
 from seqlab.data.calendar import calendar_columns, calendar_features, index_seconds
 from seqlab.data.synthetic import synthetic_weather
 from seqlab.errors import DataError

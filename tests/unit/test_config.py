@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from seqlab.cli import main
-from seqlab.config import apply_overrides, load_config
+from seqlab.config import apply_overrides
+from seqlab.tasks import load_config
 from seqlab.errors import ConfigError, SeqlabError
 
 ROOT = Path(__file__).resolve().parents[2]

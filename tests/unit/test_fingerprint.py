@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from seqlab.config import load_config
+from seqlab.tasks import load_config
 from seqlab.tasks import TASKS, get_task
 
 CSV = "time,temp,dewp\n" + "".join(f"2020-01-01T{h:02d}:00:00,{h}.5,{h}.1\n" for h in range(24))

@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from seqlab.config import TextModelConfig, load_config
+from seqlab.models.text import TextModelConfig
+from seqlab.tasks import load_config
 from seqlab.models.text import build_text_model
-from seqlab.optim import build_optimizer
+from seqlab.training.optim import build_optimizer
 from seqlab.tasks import get_task
 from seqlab.tasks.sentiment import model_input
 from seqlab.data.text import WordIndex

@@ -16,12 +16,13 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from seqlab.config import SERIES_MODELS, TEXT_MODELS, SeriesModelConfig, TextModelConfig
+from seqlab.models.series import SERIES_MODELS, SeriesModelConfig
+from seqlab.models.text import TEXT_MODELS, TextModelConfig
 from seqlab.data.synthetic import synthetic_reviews, synthetic_weather
 from seqlab.errors import ConfigError
 from seqlab.models.series import build_series_model, min_conv_length
 from seqlab.models.text import build_text_model
-from seqlab.optim import build_optimizer
+from seqlab.training.optim import build_optimizer
 
 VOCAB, MAXLEN = 40, 12  # conv1d with kernel 3 and pool 2 needs maxlen >= 8
 WINDOW, FEATURES = 24, 3  # conv1d (3 convs) with kernel 3 and pool 2 needs >= 18 steps

@@ -16,7 +16,7 @@ import pytest
 from runs_helpers import finished_run, tiny_checkpoint
 from seqlab.tracking.registry import CHAMPION, FINGERPRINT_TAG, PREVIOUS, promote
 from seqlab.tasks import get_task
-from seqlab.tune import best_trial
+from seqlab.sweeps.driver import best_trial
 
 
 @pytest.fixture(scope="module")

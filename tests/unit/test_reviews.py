@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab.config import ReviewsDataConfig
+from seqlab.data.reviews import ReviewsDataConfig
 from seqlab.data.reviews import load_reviews, read_packaged_reviews
 from seqlab.errors import DataError
 

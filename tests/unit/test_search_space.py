@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from seqlab.config import apply_overrides, validate_config
+from seqlab.config import apply_overrides
+from seqlab.tasks import validate_config
 from seqlab.errors import ConfigError
-from seqlab.search_space import DefineByRun, active_overrides, grid_points, tune_param_space
-from seqlab.tune import load_sweep
+from seqlab.sweeps.search_space import DefineByRun, active_overrides, grid_points, tune_param_space
+from seqlab.sweeps.sweep_file import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from seqlab.errors import ConfigError
-from seqlab.tune import load_sweep
+from seqlab.sweeps.sweep_file import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEPS = sorted((ROOT / "configs").rglob("sweep*.yaml"))
@@ -67,8 +67,8 @@ def test_base_not_found(tmp_path: Path) -> None:
 def test_trial_data_cache_key_is_a_valid_config_for_glove() -> None:
     import json
 
-    from seqlab.config import load_config, validate_config
-    from seqlab.tune import _data_key
+    from seqlab.tasks import load_config, validate_config
+    from seqlab.sweeps.driver import _data_key
 
     cfg = load_config(None, {"task": "sentiment", "model.embedding": "glove", "model.embed_dim": 50})
     assert validate_config(json.loads(_data_key(cfg))).model.embed_dim == 50

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from seqlab.errors import TrackingError
-from seqlab.search_space import grid_points
+from seqlab.sweeps.search_space import grid_points
 from seqlab.tracking import sweep_figures as figs
 from seqlab.tracking.sweep_trials import Trial
-from seqlab.tune import load_sweep
+from seqlab.sweeps.sweep_file import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTIMENT = ROOT / "configs" / "sentiment"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seqlab.errors import ConfigError
-from seqlab.sweep_resume import _intact, recover_missing_checkpoints, repair_state_files
+from seqlab.sweeps.resume import _intact, recover_missing_checkpoints, repair_state_files
 
 SESSION = "2026-11-30_21-04-38"
 

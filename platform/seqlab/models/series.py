@@ -19,13 +19,30 @@ every gradient), and in eval mode nothing is dropped. The cost is small: on an H
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from seqlab.config import SeriesModelConfig
+from seqlab.config import MAX_HIDDEN, StrictModel
 from seqlab.errors import ConfigError
+
+
+class SeriesModelConfig(StrictModel):
+    """The chapter's series models (dense, recurrent, convolutional); ``name`` picks one."""
+
+    name: Literal["dense", "gru", "lstm", "conv1d", "conv1d_gru"] = "gru"
+    hidden: int = Field(32, ge=1, le=MAX_HIDDEN)  # bounded like the text models' hidden
+    layers: int = Field(1, ge=1, le=4)  # stacked recurrent layers
+    bidirectional: bool = False
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the inputs of each recurrent layer
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the hidden-to-hidden weights
+    conv_filters: int = Field(32, ge=1)
+    conv_kernel: int = Field(5, ge=1)
+    pool: int = Field(3, ge=1)
+    residual: bool = False  # predict the change from the window's last target value, not the value
 
 
 def min_conv_length(kernel: int, pool: int, convs: int) -> int:

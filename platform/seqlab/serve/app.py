@@ -21,7 +21,7 @@ from ray.serve import Application
 from seqlab.serve.http import make_api, make_health_api
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
 from seqlab.serve.service import ModelService
-from seqlab.tracking import resolve_tracking_uri
+from seqlab.tracking.runs import resolve_tracking_uri
 
 
 @serve.deployment

@@ -26,8 +26,8 @@ import yaml
 
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
-from seqlab.tracking import resolve_tracking_uri
 from seqlab.tracking.registry import model_name
+from seqlab.tracking.runs import resolve_tracking_uri
 
 DEFAULT_CONFIG = Path("configs/serve.yaml")
 _BUILD_APP = "seqlab.serve.app:build_app"
@@ -198,7 +198,7 @@ def deploy(
     names = [a.app_name for a in apps]
     if len(set(names)) != len(names) or HEALTH_APP in names:
         raise ConfigError(f"application names must be unique and not '{HEALTH_APP}', got {names}")
-    from seqlab.runtime import apply_serve_env, init_ray
+    from seqlab.runtime.cluster import apply_serve_env, init_ray
 
     apply_serve_env()  # before ray.serve reads its settings (at import) in this process
     from ray.serve._private.api import serve_start

@@ -61,7 +61,7 @@ def resolve_version(uri: str, name: str, alias: str, version: str | None = None)
     Raises:
         ModelUnavailable: the model, version or alias does not exist, or the store cannot be read.
     """
-    from seqlab.tracking import client
+    from seqlab.tracking.runs import client
 
     c = client(uri)
     try:
@@ -84,8 +84,8 @@ def load_verified_state(uri: str, name: str, version: str) -> dict[str, object]:
             checkpoint that cannot be read.
     """
     from seqlab.checkpoint import load_state
-    from seqlab.tracking import client
     from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, download_checkpoint, sha256_file
+    from seqlab.tracking.runs import client
 
     where = f"models:/{name}/{version}"
     try:

@@ -27,8 +27,8 @@ from seqlab.errors import ConfigError
 from seqlab.serve.model import ModelUnavailable, ServedModel, check_task, load_served_model, resolve_version
 from seqlab.serve.schemas import InfoResponse, ReloadConfig, ServeArgs, task_options, validate_args
 from seqlab.tasks import get_task
-from seqlab.tracking import resolve_tracking_uri
 from seqlab.tracking.registry import model_name
+from seqlab.tracking.runs import resolve_tracking_uri
 
 logger = logging.getLogger("ray.serve")
 

@@ -1,4 +1,10 @@
-"""The tasks seqlab knows: ``TASKS`` maps a task's name to its :class:`Task` class.
+"""The tasks seqlab knows: ``TASKS`` maps a task's name to its :class:`Task` class, and a config tree is
+validated into the config model of the task it names (``load_config``, ``validate_config``).
+
+This wing owns everything task-shaped: ``base.py`` (the :class:`Task` interface every runner calls),
+``sentiment.py`` and ``forecast.py`` (each with its config model, data preparation, models, metrics, request
+and response models and batch predictor). It may import ``config``, ``errors``, ``data`` and ``models``;
+runners above it (tracking, serve, training, sweeps) know tasks only through this registry.
 
 The packaged tasks are ``seqlab.tasks.sentiment`` and ``seqlab.tasks.forecast``. More tasks need no change
 to seqlab: name the modules that define them in the environment variable ``SEQLAB_TASK_MODULES``
@@ -16,9 +22,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
+from typing import Any
 
+from seqlab.config import read_tree, validate_tree
 from seqlab.errors import ConfigError
-from seqlab.tasks.base import BatchPredictor, Prepared, Task
+from seqlab.tasks.base import Task
 from seqlab.tasks.forecast import ForecastTask
 from seqlab.tasks.sentiment import SentimentTask
 
@@ -65,4 +74,29 @@ def get_task(name: str) -> Task:
     return TASKS[name]()
 
 
-__all__ = ["TASKS", "TASK_MODULES_ENV", "BatchPredictor", "Prepared", "Task", "get_task"]
+def validate_config(tree: dict[str, Any], origin: str = "config") -> Any:
+    """Validate a plain dict into the config model of the task its ``task`` key names (every error at once).
+
+    Raises:
+        ConfigError: not a mapping, an unknown task (listing the known ones), or every bad key.
+    """
+    return validate_tree(tree, origin, {name: task.config for name, task in TASKS.items()})
+
+
+def load_config(path: str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> Any:
+    """Load YAML, merge dotted overrides, validate once into the task's config model.
+
+        cfg = load_config("configs/<task>/tiny.yaml", ["train.lr=1e-3", "train.num_workers=2"])
+
+    Args:
+        path: YAML file; None starts from an empty mapping (then an override must give ``task``).
+        overrides: ``["train.lr=1e-3", ...]`` or ``{"train.lr": 1e-3}``.
+
+    Returns:
+        The validated config (the ``config`` model of the task the tree names).
+
+    Raises:
+        ConfigError: naming every bad key, the value received and what is allowed.
+    """
+    tree, origin = read_tree(path, overrides)
+    return validate_config(tree, origin)

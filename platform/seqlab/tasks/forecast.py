@@ -15,12 +15,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from seqlab.config import SeriesDataConfig, SeriesModelConfig, TaskConfig
+from seqlab.config import TaskConfig
 from seqlab.data.calendar import calendar_columns, calendar_features
 from seqlab.data.rows import TIME_FIELD, RowSpec, iso_utc, parse_rows
-from seqlab.data.weather import cleaning_info, describe_series, prepare_series
+from seqlab.data.weather import SeriesDataConfig, cleaning_info, describe_series, prepare_series
 from seqlab.errors import DataError
-from seqlab.models.series import build_series_model
+from seqlab.models.series import SeriesModelConfig, build_series_model
 from seqlab.tasks.base import BatchPredictor, Prepared, Task, finite, validate_request
 
 # ------------------------------------------------------------------------------------------------ config

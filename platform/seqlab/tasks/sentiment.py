@@ -18,13 +18,13 @@ import torch
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-from seqlab.config import ReviewsDataConfig, TaskConfig, TextModelConfig
+from seqlab.config import TaskConfig
 from seqlab.data.bags import BagSplit, ngram_bags
 from seqlab.data.glove import embedding_matrix, load_glove
-from seqlab.data.reviews import load_reviews
+from seqlab.data.reviews import ReviewsDataConfig, load_reviews
 from seqlab.data.text import WordIndex, tokenize
 from seqlab.errors import DataError
-from seqlab.models.text import build_text_model
+from seqlab.models.text import TextModelConfig, build_text_model
 from seqlab.tasks.base import ArraySplit, BatchPredictor, Prepared, Task, finite, validate_request
 
 # ------------------------------------------------------------------------------------------------ config

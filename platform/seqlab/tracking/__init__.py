@@ -9,33 +9,8 @@
     sweep_trials.py  a sweep read back: its parent run, its finished trials; a figure logged to it
     sweep_figures.py the chapter's findings drawn from a sweep's trials (crossover, width x maxlen grid)
 
-``from seqlab import tracking`` gives the run functions (``tracking.start_run(...)``); the other modules are
-imported by name (``from seqlab.tracking.registry import promote``). Importing this package does not import
-MLflow.
+Callers import each name from its module (``from seqlab.tracking.registry import promote``; the run
+functions as ``from seqlab.tracking import runs as tracking``). Importing this package does not import
+MLflow. It may import ``tasks`` (the registry, never a task by name), ``checkpoint``, ``config`` and
+``errors``; never ``serve``, ``training`` or ``sweeps``.
 """
-
-from seqlab.tracking.runs import (
-    DEFAULT_URI,
-    check_store,
-    client,
-    end_run,
-    ensure_experiment,
-    log_curves,
-    log_metrics,
-    log_model,
-    resolve_tracking_uri,
-    start_run,
-)
-
-__all__ = [
-    "DEFAULT_URI",
-    "check_store",
-    "client",
-    "end_run",
-    "ensure_experiment",
-    "log_curves",
-    "log_metrics",
-    "log_model",
-    "resolve_tracking_uri",
-    "start_run",
-]

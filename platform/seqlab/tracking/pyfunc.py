@@ -16,8 +16,7 @@ from mlflow.pyfunc.model import PythonModel  # where it is defined: mypy reads m
 from torch import nn
 
 from seqlab.checkpoint import load_state
-from seqlab.config import validate_config
-from seqlab.tasks import get_task
+from seqlab.tasks import get_task, validate_config
 
 
 class LoadedModel:

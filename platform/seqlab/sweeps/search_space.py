@@ -25,8 +25,9 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from seqlab.config import apply_overrides, validate_config
+from seqlab.config import apply_overrides
 from seqlab.errors import ConfigError
+from seqlab.tasks import validate_config
 
 DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint")
 WHEN = "when"

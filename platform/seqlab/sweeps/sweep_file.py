@@ -4,7 +4,7 @@
     space: {train.lr: {loguniform: [1.0e-4, 1.0e-2]}, model.embed_dim: {choice: [8, 32], when: {...}}}
 
 ``load_sweep`` reads one, resolves the base config, and checks every swept key against the config schema;
-``seqlab.tune.run_sweep`` runs it.
+``seqlab.sweeps.driver.run_sweep`` runs it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from seqlab.config import apply_overrides, flatten, is_plain_name, read_yaml, validate_config
+from seqlab.config import apply_overrides, flatten, is_plain_name, read_yaml
 from seqlab.errors import ConfigError
-from seqlab.search_space import check_space, space_problems
+from seqlab.sweeps.search_space import check_space, space_problems
+from seqlab.tasks import validate_config
 
 
 class SweepConfig(BaseModel):
@@ -27,7 +28,7 @@ class SweepConfig(BaseModel):
 
     base: str  # a training config; relative paths are resolved from the sweep file's folder, then the cwd
     overrides: dict[str, Any] = Field(default_factory=dict)  # dotted keys applied to the base for every trial
-    space: dict[str, dict[str, Any]]  # key -> {<kind>: [...], when: {...}}: seqlab.search_space
+    space: dict[str, dict[str, Any]]  # key -> {<kind>: [...], when: {...}}: seqlab.sweeps.search_space
     searcher: Literal["random", "grid", "optuna"] = "random"
     scheduler: Literal["asha", "fifo"] = "asha"
     num_samples: int = Field(4, ge=1)  # with grid: repeats of the whole grid

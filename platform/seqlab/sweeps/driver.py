@@ -21,14 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from seqlab import tracking
-from seqlab.config import apply_overrides, is_plain_name, validate_config
+from seqlab.config import apply_overrides, is_plain_name
 from seqlab.errors import ConfigError
-from seqlab.runtime import DRIVER_RESOURCE
-from seqlab.search_space import active_overrides, grid_points, tune_param_space
-from seqlab.signals import keeping_signals, run_status
-from seqlab.sweep_file import Sweep, SweepConfig, load_sweep
-from seqlab.sweep_resume import (
+from seqlab.runtime.cluster import DRIVER_RESOURCE
+from seqlab.runtime.signals import keeping_signals, run_status
+from seqlab.sweeps.resume import (
     SWEEP_FILE,
     SWEEP_HASH_TAG,
     check_unchanged,
@@ -37,11 +34,10 @@ from seqlab.sweep_resume import (
     sha256_of,
     sweep_content,
 )
-from seqlab.tasks import get_task
-
-# load_sweep (sweep_file.py) was defined here before that module existed; callers still import it from here.
-__all__ = ["SweepResult", "best_trial", "load_sweep", "run_sweep", "trial_fn"]
-
+from seqlab.sweeps.search_space import active_overrides, grid_points, tune_param_space
+from seqlab.sweeps.sweep_file import Sweep, SweepConfig
+from seqlab.tasks import get_task, validate_config
+from seqlab.tracking import runs as tracking
 
 # ---------------------------------------------------------------------------------------------- the trial
 
@@ -63,8 +59,9 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
     import ray.tune
 
     from seqlab.checkpoint import load_state, save_state
-    from seqlab.resume import reopen_and_backfill
-    from seqlab.train import finish_training, run_epochs, start_tracking
+    from seqlab.training.driver import finish_training, start_tracking
+    from seqlab.training.loop import run_epochs
+    from seqlab.training.resume import reopen_and_backfill
 
     t_start = time.perf_counter()
     ctx = ray.tune.get_context()
@@ -126,7 +123,7 @@ def _trial_on_ray_train(cfg: Any, sweep: dict[str, Any], trial_name: str, tags: 
     """A multi-worker (or GPU) trial: a TorchTrainer driven from the trial, metrics forwarded to Tune."""
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    from seqlab.train import run_training
+    from seqlab.training.driver import run_training
 
     run_training(cfg, parent_run_id=sweep["parent_run_id"], callbacks=[TuneReportCallback()], tags=tags,
                  name=f"{sweep['name']}-{trial_name}")
@@ -164,7 +161,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     # Snapshot the experiment state every second (Tune's "auto" waits 10 s or more): a driver killed between
     # snapshots resumes from a stale list of trials, and trials it had started or finished are lost.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
-    from seqlab.runtime import init_ray
+    from seqlab.runtime.cluster import init_ray
 
     base = validate_config(sweep.base_tree, sweep.origin)
     task = get_task(base.task)
@@ -290,7 +287,7 @@ def _searcher(sweep: Sweep, metric: str, mode: str) -> Any:
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
-        from seqlab.search_space import DefineByRun
+        from seqlab.sweeps.search_space import DefineByRun
 
         searcher = OptunaSearch(space=DefineByRun(sweep.cfg.space), metric=metric, mode=mode, seed=sweep.cfg.seed)
         return ConcurrencyLimiter(searcher, max_concurrent=sweep.cfg.max_concurrent_trials)

@@ -1,5 +1,5 @@
 """Training on Ray Train: ``run_training`` is the driver; ``train_fn_per_worker`` runs the loop
-(``seqlab.loop.run_epochs``) in each worker.
+(``seqlab.training.loop.run_epochs``) in each worker.
 
     seqlab train --config configs/<task>/<experiment>.yaml train.num_workers=2
 
@@ -22,25 +22,23 @@ from typing import Any
 
 import torch
 
-from seqlab import tracking
-from seqlab.background import InBackground
-from seqlab.checkpoint import check_resume, load_state, save_state
-from seqlab.config import TaskConfig, config_to_dict, flatten, validate_config
-from seqlab.console import Clock, epoch_line
+from seqlab.checkpoint import load_state, save_state
+from seqlab.config import TaskConfig, config_to_dict, flatten
 from seqlab.errors import ConfigError, SeqlabError
-from seqlab.loop import evaluate_test, run_epochs
-from seqlab.resume import check_resumable, checkpoint_dirs, latest_checkpoint, reopen_run, set_aside
-from seqlab.signals import keeping_signals, run_status
-from seqlab.tasks import Prepared, Task, get_task
+from seqlab.runtime.background import InBackground
+from seqlab.runtime.console import Clock, epoch_line
+from seqlab.runtime.signals import keeping_signals, run_status
+from seqlab.tasks import get_task, validate_config
+from seqlab.tasks.base import Prepared, Task
+from seqlab.tracking import runs as tracking
 from seqlab.tracking.registry import FINGERPRINT_TAG
-
-# evaluate_test, run_epochs (loop.py) and checkpoint_dirs, latest_checkpoint (resume.py) were defined here
-# before those modules existed; other modules and scripts still import them from seqlab.train.
-__all__ = [
-    "AnyConfig", "TrainingResult", "check_resources", "checkpoint_dirs", "default_run_name", "evaluate_test",
-    "finish_training", "latest_checkpoint", "run_epochs", "run_training", "start_tracking", "storage_path",
-    "train_fn_per_worker",
-]
+from seqlab.training.loop import evaluate_test, run_epochs
+from seqlab.training.resume import (
+    check_resumable,
+    check_resume,
+    reopen_run,
+    set_aside,
+)
 
 # A task's config model (seqlab.tasks: each task subclasses it). Every task's model section has a ``name``;
 # TaskConfig types the section as any pydantic model, so mypy needs ``type: ignore`` on ``cfg.model.name``.
@@ -100,7 +98,7 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
     model_uri: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
-    timing: dict[str, float] = field(default_factory=dict)  # seconds per phase (seqlab.console.Clock)
+    timing: dict[str, float] = field(default_factory=dict)  # seconds per phase (seqlab.runtime.console.Clock)
 
 
 def storage_path(cfg: AnyConfig) -> str:
@@ -185,7 +183,7 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
     Raises:
         ConfigError, DataError, TrackingError, CheckpointError: bad input, before training starts.
     """
-    from seqlab.runtime import init_ray
+    from seqlab.runtime.cluster import init_ray
 
     task = get_task(cfg.task)
     clock = Clock()

@@ -1,22 +1,82 @@
 """Resuming a training run safely: find its checkpoints, refuse one made under other data/model settings,
 set an old run aside (``train.force_new``), and continue its MLflow run with each epoch logged once.
 
-Used by the driver in ``seqlab.train`` and by Tune trials in ``seqlab.tune``.
+Used by the driver in ``seqlab.training.driver`` and by Tune trials in ``seqlab.sweeps.driver``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from seqlab import tracking
-from seqlab.checkpoint import check_resume, load_state
+from seqlab.checkpoint import load_state
 from seqlab.config import TaskConfig, config_to_dict
 from seqlab.errors import CheckpointError
+from seqlab.tracking import runs as tracking
 
 AnyConfig = TaskConfig  # a task's config model (seqlab.tasks: each task subclasses it)
+#: the config sections a resumed run must share with its checkpoint: other data or another model would
+#: continue old weights on a new word index / other windows. ``train`` may change (more epochs, another lr).
+RESUME_SECTIONS = ("data", "model")
+
+
+def _digest(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else repr(o)).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def resume_hashes(config: dict[str, Any], preprocessing: dict[str, Any]) -> dict[str, str]:
+    """sha256 of the resolved config's ``data`` and ``model`` sections and of the fitted preprocessing."""
+    out = {section: _digest(config.get(section)) for section in RESUME_SECTIONS}
+    out["preprocessing"] = _digest(preprocessing)
+    return out
+
+
+def _flat(tree: Any, prefix: str) -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}"))
+    return out
+
+
+def check_resume(state: dict[str, Any], config: dict[str, Any], where: str,
+                 preprocessing: dict[str, Any] | None = None) -> None:
+    """Refuse to continue ``state`` under ``config`` when its data/model (or preprocessing) differ.
+
+    Args:
+        state: a loaded checkpoint.
+        config: the resolved config of the run that wants to resume.
+        where: the checkpoint's path, for the message.
+        preprocessing: the preprocessing fitted now; None skips that check (the config check runs first,
+            before any data is read).
+
+    Raises:
+        CheckpointError: naming each key that differs, its value in the checkpoint and now.
+    """
+    saved = state.get("config", {})
+    old = {k: v for s in RESUME_SECTIONS for k, v in _flat(saved.get(s), s).items()}
+    new = {k: v for s in RESUME_SECTIONS for k, v in _flat(config.get(s), s).items()}
+    diffs = [f"{k}: checkpoint {old.get(k, '(absent)')!r}, now {new.get(k, '(absent)')!r}"
+             for k in sorted(set(old) | set(new)) if old.get(k, "(absent)") != new.get(k, "(absent)")]
+    stored = state.get("resume_hash") or {}
+    if not diffs and preprocessing is not None and "preprocessing" in stored \
+            and stored["preprocessing"] != _digest(preprocessing):
+        saved_pre = state.get("preprocessing") or {}
+        keys = sorted(k for k in set(saved_pre) | set(preprocessing)
+                      if _digest(saved_pre.get(k)) != _digest(preprocessing.get(k)))
+        diffs.append(f"preprocessing ({', '.join(keys) or 'content'}): fitted now from the same config but other "
+                     "data files")
+    if diffs:
+        raise CheckpointError(
+            f"cannot resume from {where}: its run was trained with other data/model settings:\n  "
+            + "\n  ".join(diffs)
+            + "\nuse another train.run_name, or --force-new (train.force_new=true) to start this run afresh")
 
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:

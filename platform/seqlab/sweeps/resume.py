@@ -19,7 +19,7 @@ from seqlab.config import flatten
 from seqlab.errors import ConfigError
 
 if TYPE_CHECKING:
-    from seqlab.sweep_file import Sweep
+    from seqlab.sweeps.sweep_file import Sweep
 
 
 SWEEP_FILE = "seqlab_sweep.json"  # the resolved sweep, beside Tune's experiment state

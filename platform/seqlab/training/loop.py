@@ -2,7 +2,7 @@
 
 ``run_epochs`` trains one worker's shard of every epoch (any number of workers: statistics are all-reduced),
 keeps the best weights and early-stopping state, and hands each epoch's metrics and, on rank 0, the full state
-to ``report``; ``seqlab.train.train_fn_per_worker`` runs it inside each Ray Train worker.
+to ``report``; ``seqlab.training.driver.train_fn_per_worker`` runs it inside each Ray Train worker.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlab.checkpoint import resume_hashes
 from seqlab.config import TaskConfig, config_to_dict
-from seqlab.console import PROGRESS_EVERY_S, progress_line
-from seqlab.optim import build_optimizer
-from seqlab.tasks import Prepared, Task, get_task
+from seqlab.runtime.console import PROGRESS_EVERY_S, progress_line
+from seqlab.tasks import get_task
+from seqlab.tasks.base import Prepared, Task
+from seqlab.training.optim import build_optimizer
+from seqlab.training.resume import resume_hashes
 
 
 def _evaluate(task: Task, model: torch.nn.Module, split: Any, positions: np.ndarray, batch_size: int,

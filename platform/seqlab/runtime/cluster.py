@@ -134,6 +134,6 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
                 dashboard_host="127.0.0.1",
                 object_store_memory=object_store_mb * 1024 * 1024,
                 log_to_driver=True,
-                runtime_env={"worker_process_setup_hook": "seqlab.runtime.setup_worker"},
+                runtime_env={"worker_process_setup_hook": "seqlab.runtime.cluster.setup_worker"},
             )
     return dict(ray.cluster_resources())
