@@ -2,7 +2,8 @@
 
     ray job submit --working-dir . -- python jobs/tune.py --config configs/sentiment/sweep.yaml
 
-Same arguments as ``seqlab tune``. Exits 0 when a best trial was found, 1 if none finished, 2 on bad input.
+Same arguments as ``seqlab tune``. Exits 0 when a best trial was found and no trial failed, 1 otherwise
+(nothing is then promoted), 2 on bad input.
 """
 
 import sys

@@ -88,7 +88,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     result = run_sweep(sweep, resume=args.resume, scheduler=args.scheduler, name=args.name,
                        promote=False if args.no_promote else None)
     metric = f"best_{get_metric(sweep.task)}"
-    print(f"[seqlab] sweep {result.name}: {len(result.trials)} trials, {result.total_epochs} trial-epochs, "
+    failed = f" ({len(result.errors)} failed)" if result.errors else ""
+    print(f"[seqlab] sweep {result.name}: {len(result.trials)} trials{failed}, {result.total_epochs} trial-epochs, "
           f"{result.wall_s:.0f} s; MLflow parent run {result.parent_run_id}")
     for t in result.trials:
         params = {k.removeprefix("param."): v for k, v in t.items() if k.startswith("param.")}
@@ -99,6 +100,12 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if result.promotion is not None:
         p = result.promotion
         print(f"[seqlab] registry: {'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}")
+    if result.not_promoted is not None:
+        print(f"[seqlab] registry: not promoted: {result.not_promoted}")
+    failure = result.failure()
+    if failure is not None:
+        print(f"[seqlab] error: sweep {result.name}: {failure}", file=sys.stderr)
+        return 1
     return 0 if result.best is not None else 1
 
 

@@ -179,6 +179,10 @@ def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, An
 
     sweep = load_sweep(_resolve(spec.sweep or "", folder), spec.overrides)
     res = run_sweep(sweep)
+    failure = res.failure()
+    if failure is not None:
+        raise SeqlabError(f"sweep {res.name}: {failure}" + (f"; {res.not_promoted}" if res.not_promoted else "")
+                          + f" (MLflow parent run {res.parent_run_id})")
     if res.best is None:
         raise SeqlabError(f"sweep {res.name}: no trial finished; see the MLflow parent run {res.parent_run_id}")
     metric = next(k for k in res.best if k.startswith("best_"))

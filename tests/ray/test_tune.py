@@ -116,6 +116,24 @@ def test_champion_moves_only_to_a_better_model(tmp_path: Path, mlflow_uri: str) 
     assert client.get_model_version("seqlab-forecast", "1").run_id == worse
 
 
+def test_a_sweep_with_a_failed_trial_says_so_exits_non_zero_and_promotes_nothing(
+        tmp_path: Path, mlflow_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from seqlab.cli import main
+
+    # lookback 3000 is a valid config, but the synthetic series cannot fill one such window: that trial fails
+    path = _sweep_file(tmp_path, "forecast", searcher="grid", scheduler="fifo", num_samples=1, name="half-failed",
+                       space={"data.lookback": {"grid": [12, 3000]}}, overrides={"train.epochs": 1}, promote=True)
+    assert main(["tune", "--config", str(path)]) == 1
+    out = capsys.readouterr()
+    assert "half-failed: 2 trials (1 failed)" in out.out
+    assert "error: sweep half-failed: 1 of 2 trials failed; first: trial" in out.err and "lookback" in out.err
+    assert "not promoted: 1 of 2 trials failed" in out.out and "seqlab promote --task forecast --run" in out.out
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    assert client.search_registered_models() == []  # nothing promoted, although the sweep file asks for it
+    parent = client.get_run((tmp_path / "store" / "half-failed" / "seqlab_parent_run_id").read_text().strip())
+    assert parent.data.metrics["trials_failed"] == 1 and parent.data.metrics["trials_finished"] == 1
+
+
 def _epochs(client: mlflow.MlflowClient, run_id: str) -> list[int]:
     return sorted(int(m.step) for m in client.get_metric_history(run_id, "val_mae"))
 
@@ -135,8 +153,13 @@ def test_killed_sweep_driver_resumes_without_rerunning_finished_trials(tmp_path:
     import ray
 
     epochs = 20  # long enough to catch a trial between its first and its last epoch
+    # a conditional key (active in every trial): a resumed trial got Tune's placeholder for it instead of its
+    # value, ('__fn_ph', <hash>), and failed ("model.hidden: Input should be a valid integer")
+    space = {"data.lookback": {"choice": [12, 24]}, "model.name": {"choice": ["gru"]},
+             "model.hidden": {"choice": [4, 8], "when": {"model.name": "gru"}},
+             "train.lr": {"loguniform": [0.001, 0.03]}}
     path = _sweep_file(tmp_path, "forecast", num_samples=3, max_concurrent_trials=1, scheduler="fifo",
-                       name="resumable", promote=False, overrides={"train.epochs": epochs})
+                       name="resumable", promote=False, overrides={"train.epochs": epochs}, space=space)
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "RAY_AUTH_MODE": "token"}
     # the store is created before the sweep starts: MLflow's first opening of a store migrates its schema,
     # which fails when another process does the same at once (this test's client and the CLI did)
@@ -187,7 +210,8 @@ def test_killed_sweep_driver_resumes_without_rerunning_finished_trials(tmp_path:
         run_sweep(load_sweep(changed), resume=True, promote=False)
 
     result = run_sweep(load_sweep(path), resume=True, promote=False)
-    assert len(result.trials) == 3 and all(t["status"] == "finished" for t in result.trials)
+    assert len(result.trials) == 3 and all(t["status"] == "finished" for t in result.trials), result.trials
+    assert all(t["param.model.hidden"] in (4, 8) for t in result.trials)
     runs = _children(client, result.parent_run_id)
     for trial_id in {t["trial"] for t in result.trials}:
         trial_runs = [r for r in runs if r.data.tags.get("seqlab.trial_id") == trial_id]

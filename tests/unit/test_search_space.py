@@ -11,7 +11,14 @@ import yaml
 from seqlab.config import apply_overrides
 from seqlab.tasks import validate_config
 from seqlab.errors import ConfigError
-from seqlab.sweeps.search_space import DefineByRun, active_overrides, grid_points, tune_param_space
+from seqlab.sweeps.search_space import (
+    DefineByRun,
+    active_overrides,
+    grid_points,
+    random_points,
+    searcher_points,
+    tune_param_space,
+)
 from seqlab.sweeps.sweep_file import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,15 +51,33 @@ def _assert_valid(sample: dict[str, Any], base_tree: dict[str, Any]) -> None:
 
 
 def test_random_searcher_never_draws_an_invalid_trial(tmp_path: Path) -> None:
-    from ray.tune.search.variant_generator import generate_variants
-
     sweep = load_sweep(_sweep(tmp_path, SPACE))
-    space = tune_param_space(sweep.cfg.space, "random", seed=0)
-    samples = [spec["config"] for _ in range(60) for _, spec in generate_variants({"config": space})]
+    samples = random_points(sweep.cfg.space, 60, seed=0)
     for sample in samples:
         _assert_valid(sample, sweep.base_tree)
     assert {s["model.embed_dim"] for s in samples} == {8, 16, 64, None}
     assert {s["model.freeze_embedding"] for s in samples} == {False, True, None}
+    lrs = [s["train.lr"] for s in samples]
+    assert all(1e-4 <= lr <= 1e-2 for lr in lrs) and len(set(lrs)) == 60
+    assert random_points(sweep.cfg.space, 60, seed=0) == samples  # seeded: the same sweep draws the same trials
+    assert random_points(sweep.cfg.space, 60, seed=1) != samples
+
+
+def test_a_conditional_random_space_leaves_tune_no_function_to_resolve_on_resume(tmp_path: Path) -> None:
+    """Tune keeps a ``sample_from`` function as a placeholder in each trial's saved config; a resumed sweep
+    passed it on as ``('__fn_ph', <hash>)`` (8 of 24 trials failed). Every trial is a plain point instead."""
+    from ray.tune.search.sample import Domain, Function
+
+    sweep = load_sweep(_sweep(tmp_path, SPACE))
+    space = tune_param_space(sweep.cfg.space, "random", seed=0)
+    assert set(space) == set(SPACE) and not any(isinstance(d, Function) for d in space.values())
+    points = searcher_points(sweep.cfg.space, "random", 5, seed=0)
+    assert points == random_points(sweep.cfg.space, 5, seed=0)
+    assert all(not isinstance(v, Domain) and not callable(v) for p in points for v in p.values())
+    # without conditional keys Tune samples its own domains, as before
+    plain = {k: v for k, v in SPACE.items() if "when" not in v}
+    assert searcher_points(plain, "random", 5, seed=0) is None
+    assert all(isinstance(d, Domain) for d in tune_param_space(plain, "random", seed=0).values())
 
 
 def test_grid_searcher_runs_each_distinct_valid_combination(tmp_path: Path) -> None:

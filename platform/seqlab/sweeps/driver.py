@@ -34,7 +34,7 @@ from seqlab.sweeps.resume import (
     sha256_of,
     sweep_content,
 )
-from seqlab.sweeps.search_space import active_overrides, grid_points, tune_param_space
+from seqlab.sweeps.search_space import active_overrides, searcher_points, tune_param_space
 from seqlab.sweeps.sweep_file import Sweep, SweepConfig
 from seqlab.tasks import get_task, validate_config
 from seqlab.tracking import runs as tracking
@@ -141,6 +141,21 @@ class SweepResult:
     promotion: Any | None
     total_epochs: int
     wall_s: float
+    #: why the best finished trial was not promoted although the sweep promotes (None: it was, or no promote)
+    not_promoted: str | None = None
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """The trials that ended in an error (a sweep with any is a failed command)."""
+        return [t for t in self.trials if t["status"] == "error"]
+
+    def failure(self) -> str | None:
+        """One line naming how many trials failed and the first error; None when none did."""
+        errors = self.errors
+        if not errors:
+            return None
+        return (f"{len(errors)} of {len(self.trials)} trials failed; first: trial {errors[0]['trial']}: "
+                f"{errors[0]['error'] or 'no error message'}")
 
 
 def _storage(sweep: Sweep) -> str:
@@ -250,17 +265,24 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     finished = [t for t in trials if t["status"] == "finished" and t.get("mlflow_run_id")]
     best = best_trial(finished, task)
     promotion = None
+    not_promoted = None
     do_promote = sweep.cfg.promote if promote is None else promote
-    if best is not None and do_promote:
+    failed = [t for t in trials if t["status"] == "error"]
+    if best is not None and do_promote and failed:
+        # the best trial may be among the failed ones: a half-done sweep never moves the champion by itself
+        not_promoted = (f"{len(failed)} of {len(trials)} trials failed, so the sweep's best finished trial is not "
+                        f"promoted; to promote it anyway: seqlab promote --task {base.task} --run "
+                        f"{best['mlflow_run_id']}")
+    elif best is not None and do_promote:
         promotion = promote_run(uri, base.task, best["mlflow_run_id"], base.tracking.registered_model)
     from seqlab.tracking.sweep_report import write_summary
 
     write_summary(uri, parent_run_id, trials, task.metric, sweep.trial_keys, best, promotion, sched_name)
     total_epochs = sum(int(t.get("epochs", 0)) for t in trials)
     tracking.log_metrics(uri, parent_run_id, {"total_trial_epochs": total_epochs, "wall_s": wall,
-                                              "trials_finished": len(finished)}, step=0)
+                                              "trials_finished": len(finished), "trials_failed": len(failed)}, step=0)
     tracking.end_run(uri, parent_run_id)
-    return SweepResult(sweep_name, parent_run_id, trials, best, promotion, total_epochs, wall)
+    return SweepResult(sweep_name, parent_run_id, trials, best, promotion, total_epochs, wall, not_promoted)
 
 
 def best_trial(trials: list[dict[str, Any]], task: Any) -> dict[str, Any] | None:
@@ -273,16 +295,21 @@ def best_trial(trials: list[dict[str, Any]], task: Any) -> dict[str, Any] | None
     return best
 
 
+def _points(sweep: Sweep) -> list[dict[str, Any]] | None:
+    return searcher_points(sweep.cfg.space, sweep.cfg.searcher, sweep.cfg.num_samples, sweep.cfg.seed)
+
+
 def _num_samples(sweep: Sweep) -> int:
-    """Trials to run: grid runs each distinct active combination ``num_samples`` times (as points)."""
-    if sweep.cfg.searcher == "grid":
-        return len(grid_points(sweep.cfg.space, sweep.cfg.num_samples))
-    return sweep.cfg.num_samples
+    """Trials to run: one per point where the trials are given as points (grid: each distinct active
+    combination ``num_samples`` times), else ``num_samples``."""
+    points = _points(sweep)
+    return sweep.cfg.num_samples if points is None else len(points)
 
 
 def _searcher(sweep: Sweep, metric: str, mode: str) -> Any:
     """Optuna (model-based, define-by-run so conditional keys are asked only when active), or Tune's variant
-    generator: seeded random sampling, or the grid's distinct combinations given as points to evaluate."""
+    generator: seeded random sampling, or the trials given as points to evaluate (the grid's distinct
+    combinations; a conditional space's random draws)."""
     if sweep.cfg.searcher == "optuna":
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
@@ -293,8 +320,7 @@ def _searcher(sweep: Sweep, metric: str, mode: str) -> Any:
         return ConcurrencyLimiter(searcher, max_concurrent=sweep.cfg.max_concurrent_trials)
     from ray.tune.search import BasicVariantGenerator
 
-    points = grid_points(sweep.cfg.space, sweep.cfg.num_samples) if sweep.cfg.searcher == "grid" else None
-    return BasicVariantGenerator(points_to_evaluate=points, random_state=sweep.cfg.seed,
+    return BasicVariantGenerator(points_to_evaluate=_points(sweep), random_state=sweep.cfg.seed,
                                  max_concurrent=sweep.cfg.max_concurrent_trials)
 
 

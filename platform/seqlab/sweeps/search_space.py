@@ -10,8 +10,8 @@ to the trial's config (the base config's value stays) and shows as ``None`` in t
       data.step: {choice: [1, 2], when: {model.name: [gru, lstm]}}  # a list: any of these values
 
 A ``when`` names keys of the same space that are ``choice`` or ``grid`` and unconditional themselves; several
-keys must all match. Each searcher honours the conditions: random samples a conditional key only when it is
-active (``tune.sample_from``), grid expands the distinct active combinations itself (no duplicate trials
+keys must all match. Each searcher honours the conditions: random draws a conditional key only when it is
+active (every trial drawn here, seeded: :func:`random_points`), grid expands the distinct active combinations itself (no duplicate trials
 for an inactive key), Optuna gets a define-by-run space that asks only for active keys.
 
 :func:`check_space` validates every key alone (unknown keys, out-of-range values) and then every combination
@@ -226,27 +226,36 @@ def _draw(kind: str, values: list[Any], rng: Any) -> Any:
     return int(rng.integers(int(values[0]), int(values[1]) + 1))  # randint: high inclusive, as the YAML reads
 
 
-_RNGS: dict[int, Any] = {}  # seed -> Generator, shared by the copies Tune makes of each WhenActive
+def random_points(space: Space, num_samples: int, seed: int) -> list[dict[str, Any]]:
+    """The random searcher's trials for a space with conditional keys, drawn here (seeded) as plain values.
 
-
-class WhenActive:
-    """A ``tune.sample_from`` function: a value of ``key``'s domain when its conditions hold, else None.
-
-    Tune deep-copies the space for every sample, so the random state lives in a module-level generator per
-    seed: a state held by the object would be copied too and give every trial the same value.
+    Unconditional keys are drawn first, then each conditional key whose conditions hold; an inactive key is
+    ``None``. Every trial's config is then made of plain values: a ``tune.sample_from`` function would leave
+    a placeholder in each trial's saved config, which a resumed sweep cannot turn back into the value the
+    trial had (Ray 2.60 re-samples it, or passes ``('__fn_ph', <hash>)`` on into the config).
     """
+    import numpy as np
 
-    def __init__(self, key: str, space: Space, seed: int) -> None:
-        self.key, self.space, self.seed = key, space, seed
+    rng = np.random.default_rng(seed)
+    order = [k for k in space if WHEN not in space[k]] + [k for k in space if WHEN in space[k]]
+    points = []
+    for _ in range(num_samples):
+        chosen: dict[str, Any] = {}
+        for key in order:
+            if is_active(key, chosen, space):
+                chosen[key] = _draw(*domain_of(space[key]), rng)
+        points.append({k: chosen.get(k) for k in space})
+    return points
 
-    def __call__(self, spec: Any) -> Any:
-        if not is_active(self.key, dict(spec.config), self.space):
-            return None
-        if self.seed not in _RNGS:
-            import numpy as np
 
-            _RNGS[self.seed] = np.random.default_rng(self.seed)
-        return _draw(*domain_of(self.space[self.key]), _RNGS[self.seed])
+def searcher_points(space: Space, searcher: str, num_samples: int, seed: int) -> list[dict[str, Any]] | None:
+    """Trials given to Tune as points to evaluate (every key set): the grid's distinct active combinations
+    ``num_samples`` times, or a conditional space's random draws; None: Tune samples the space itself."""
+    if searcher == "grid":
+        return grid_points(space, num_samples)
+    if searcher == "random" and any(WHEN in spec for spec in space.values()):
+        return random_points(space, num_samples, seed)
+    return None
 
 
 class DefineByRun:
@@ -287,14 +296,13 @@ def tune_domain(spec: dict[str, Any]) -> Any:
 
 
 def tune_param_space(space: Space, searcher: str, seed: int) -> dict[str, Any]:
-    """``Tuner(param_space=...)``. Random: Tune's domains, conditional keys through ``sample_from``. Grid: plain
-    choices that only declare the keys, since the points (:func:`grid_points`) set every key of every trial
-    (None: inactive). Optuna: empty, its define-by-run space asks."""
+    """``Tuner(param_space=...)``. Random without conditional keys: Tune's domains. Grid, and random with
+    conditional keys: plain choices that only declare the keys, since the points (:func:`searcher_points`)
+    set every key of every trial (None: inactive). Optuna: empty, its define-by-run space asks."""
     if searcher == "optuna":
         return {}
     from ray import tune
 
-    if searcher == "grid":
+    if searcher_points(space, searcher, 1, seed) is not None:
         return {k: tune.choice(domain_of(spec)[1] + ([None] if WHEN in spec else [])) for k, spec in space.items()}
-    return {k: tune.sample_from(WhenActive(k, space, seed * 1_000 + i)) if WHEN in spec else tune_domain(spec)
-            for i, (k, spec) in enumerate(space.items())}
+    return {k: tune_domain(spec) for k, spec in space.items()}
