@@ -126,7 +126,6 @@ def run_one(exp: Experiment, overrides: list[str]) -> Row:
     t0 = time.perf_counter()
     result = run_training(cfg, name=f"book-{exp.name}-{int(time.time())}")
     row.seconds = time.perf_counter() - t0
-    shutil.rmtree(Path(result.checkpoint_path).parent, ignore_errors=True)  # run_training's local copy in /tmp
     row.epochs = len(result.history)
     if cfg.task == "sentiment":
         row.val = result.metrics["val_accuracy"]

@@ -62,7 +62,6 @@ def run_on_ray(cfg: Any, prepared: Any, name: str) -> list[dict[str, Any]]:
     from seqlab.training.driver import run_training
 
     result = run_training(cfg, prepared=prepared, name=f"{name}-{int(time.time())}")
-    shutil.rmtree(Path(result.checkpoint_path).parent, ignore_errors=True)  # run_training's local copy in /tmp
     return list(result.history)
 
 

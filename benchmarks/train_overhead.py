@@ -101,7 +101,6 @@ def seqlab_run(cfg: Any, prepared: Any, name: str) -> tuple[list[tuple[int, floa
     t0 = time.perf_counter()
     result = run_training(cfg, prepared=prepared, name=f"{name}-{int(time.time())}")
     wall = time.perf_counter() - t0
-    shutil.rmtree(Path(result.checkpoint_path).parent, ignore_errors=True)  # run_training's local copy in /tmp
     epochs = [(round(h["samples_per_s"] * h["epoch_s"]), h["epoch_s"]) for h in result.history]
     return epochs, wall
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqlab.tracking import runs as tracking
 from seqlab.checkpoint import save_state
 from seqlab.config import config_to_dict
-from seqlab.tasks import load_config
+from seqlab.tasks import get_task, load_config
+from seqlab.tracking import runs as tracking
 from seqlab.tracking.registry import FINGERPRINT_TAG
-from seqlab.tasks import get_task
 from seqlab.training.loop import run_epochs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -99,7 +99,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         print(f"[seqlab] best trial {result.best['trial']}: {metric}={result.best[metric]:.4f}")
     if result.promotion is not None:
         p = result.promotion
-        print(f"[seqlab] registry: {'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}")
+        print(f"[seqlab] registry: {p.line()}")
     if result.not_promoted is not None:
         print(f"[seqlab] registry: not promoted: {result.not_promoted}")
     failure = result.failure()
@@ -120,8 +120,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
     from seqlab.tracking.runs import resolve_tracking_uri
 
     p = promote(resolve_tracking_uri(args.tracking_uri), args.task, args.run, args.name, force=args.force)
-    print(f"[seqlab] {'promoted' if p.promoted else 'not promoted'}: {p.name} "
-          f"{'v' + str(p.version) if p.version else ''} {p.metric}={p.value:.4f}; {p.reason}")
+    print(f"[seqlab] {p.line()}")
     return 0 if p.promoted else 1
 
 
@@ -130,7 +129,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 
     from seqlab.pipeline import run_pipeline
 
-    summary, ok = run_pipeline(args.config)
+    summary, ok = run_pipeline(args.config, force_promote=args.force)
     print("[seqlab] pipeline summary:\n" + yaml.safe_dump(_with_links(summary), sort_keys=False), flush=True)
     if ok and args.block:
         _serve_forever()
@@ -216,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipeline", help="data -> train/sweep -> promote -> deploy, from one YAML")
     p.add_argument("--config", required=True, help="e.g. configs/pipeline.yaml")
     p.add_argument("--block", action="store_true", help="keep serving after the pipeline (Ctrl-C stops)")
+    p.add_argument("--force", action="store_true",
+                   help="promote each new model even if the champion is better or was validated on other data")
 
     p = sub.add_parser("promote", help="register a run's model; it becomes champion only if it is better")
     p.add_argument("--task", required=True, choices=sorted(TASKS))

@@ -108,8 +108,12 @@ def _serve_apps(spec: PipelineServe, folder: Path) -> tuple[int, list[Any]]:
     return int(spec.port or http.get("port", 8000)), apps
 
 
-def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
-    """Run every step; return the summary and whether all steps succeeded."""
+def run_pipeline(path: str | Path, force_promote: bool = False) -> tuple[dict[str, Any], bool]:
+    """Run every step; return the summary and whether all steps succeeded.
+
+    ``force_promote`` (``seqlab pipeline --force``) crowns each task's new model even where the champion is
+    better or was validated on data it cannot be compared on (a version is still never overwritten).
+    """
     from seqlab.runtime.cluster import init_ray
 
     cfg, folder = load_pipeline(path)
@@ -136,8 +140,9 @@ def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
 
         step("data", describe_all)
     init_ray()
+    hint = f"seqlab pipeline --config {path} --force"
     for task, spec in cfg.tasks.items():
-        result = step(f"{task}", lambda spec=spec: _run_task(spec, folder, cfg.promote))
+        result = step(f"{task}", lambda spec=spec: _run_task(spec, folder, cfg.promote, force_promote, hint))
         if result is not None:
             summary[task] = result
     if cfg.deploy:
@@ -151,7 +156,7 @@ def run_pipeline(path: str | Path) -> tuple[dict[str, Any], bool]:
     return summary, ok
 
 
-def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, Any]:
+def _run_task(spec: TaskStep, folder: Path, promote_after: bool, force: bool, force_hint: str) -> dict[str, Any]:
     from seqlab.tracking.runs import resolve_tracking_uri
 
     if spec.train:
@@ -171,14 +176,14 @@ def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, An
             out["baseline"] = baseline
         if promote_after and result.run_id:
             p = promote(resolve_tracking_uri(cfg.tracking.tracking_uri), cfg.task, result.run_id,
-                        cfg.tracking.registered_model)
-            out["registry"] = f"{'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}"
+                        cfg.tracking.registered_model, force=force, force_hint=force_hint)
+            out["registry"] = p.line()
         return out
     from seqlab.sweeps.driver import run_sweep
     from seqlab.sweeps.sweep_file import load_sweep
 
     sweep = load_sweep(_resolve(spec.sweep or "", folder), spec.overrides)
-    res = run_sweep(sweep)
+    res = run_sweep(sweep, force_promote=force, force_hint=force_hint)
     failure = res.failure()
     if failure is not None:
         raise SeqlabError(f"sweep {res.name}: {failure}" + (f"; {res.not_promoted}" if res.not_promoted else "")
@@ -192,5 +197,5 @@ def _run_task(spec: TaskStep, folder: Path, promote_after: bool) -> dict[str, An
            "trials": len(res.trials), "trial_epochs": res.total_epochs}
     if res.promotion is not None:
         p = res.promotion
-        out["registry"] = f"{'promoted' if p.promoted else 'not promoted'} {p.name} v{p.version}: {p.reason}"
+        out["registry"] = p.line()
     return out

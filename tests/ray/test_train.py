@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -52,9 +53,17 @@ def test_sentiment_two_workers_tracked_and_loadable(tmp_path: Path, mlflow_uri: 
     assert len(out) == 2 and out["probability"].between(0, 1).all()
 
 
-def test_forecast_two_workers_predicts_from_raw_rows(tmp_path: Path, mlflow_uri: str) -> None:
+def test_forecast_two_workers_predicts_from_raw_rows(tmp_path: Path, mlflow_uri: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = _cfg("forecast", tmp_path, "train.num_workers=2")
+    scratch = tmp_path / "tmp"  # this process's temporary folder: a run must leave nothing of its own there
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     result = run_training(cfg)
+    # a copy of every run's checkpoint was left in the temp folder (538 MB per ngram_bag run)
+    assert sorted(p.name for p in scratch.iterdir() if p.name.startswith("seqlab-")) == []
+    assert Path(result.checkpoint_path).parent.parent == tmp_path / "store"  # the run's own, under storage
+    assert load_state(result.checkpoint_path, task="forecast")["epoch"] == 3
 
     assert result.metrics["val_mae"] > 0 and np.isfinite(result.test_metrics["test_mae_degrees"])
     client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)

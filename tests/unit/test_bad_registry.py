@@ -71,3 +71,32 @@ def test_a_champion_validated_on_other_data_is_not_replaced(store: tuple[str, Pa
     mlflow.MlflowClient(tracking_uri=uri).set_tag(other, FINGERPRINT_TAG, "another-split")
     p = promote(uri, "sentiment", other, "fingerprints")
     assert not p.promoted and "validated on other data" in p.reason and "another-split" in p.reason
+
+
+def test_every_promotion_line_states_both_figures_and_the_true_direction(store: tuple[str, Path]) -> None:
+    uri, ckpt = store
+    name = "directions"
+    first = promote(uri, "sentiment", finished_run(uri, ckpt, 0.5), name)
+    assert first.line() == f"promoted {name} v1: val_accuracy=0.5000; the first champion"
+    tie = promote(uri, "sentiment", finished_run(uri, ckpt, 0.5), name)
+    # an exact tie read "beats" when forced, and "does not beat" otherwise
+    assert tie.line() == (f"not promoted {name}: val_accuracy=0.5000 ties champion v1 (0.5000); only a better "
+                          "model replaces the champion")
+    worse = promote(uri, "sentiment", finished_run(uri, ckpt, 0.4), name, force=True)
+    # --force printed "beats champion v3" for a worse model
+    assert worse.promoted and worse.line() == (f"promoted {name} v2: val_accuracy=0.4000 is worse than champion v1 "
+                                               "(0.5000); replaced because the promotion was forced")
+    better = promote(uri, "sentiment", finished_run(uri, ckpt, 0.6), name)
+    assert better.line() == f"promoted {name} v3: val_accuracy=0.6000 beats champion v2 (0.4000)"
+
+
+def test_a_refusal_for_other_data_names_the_calling_commands_way_out(store: tuple[str, Path]) -> None:
+    uri, ckpt = store
+    assert promote(uri, "sentiment", finished_run(uri, ckpt, 0.5), "way-out").promoted
+    other = finished_run(uri, ckpt, 0.9)
+    mlflow.MlflowClient(tracking_uri=uri).set_tag(other, FINGERPRINT_TAG, "another-split")
+    p = promote(uri, "sentiment", other, "way-out", force_hint="seqlab pipeline --config p.yaml --force")
+    assert not p.promoted and p.version is None
+    assert p.line().startswith("not promoted way-out: champion v1 was validated on other data")  # not "vNone"
+    assert "val_accuracy=0.9000 here and 0.5000 there" in p.line()
+    assert p.line().endswith("to replace it anyway: seqlab pipeline --config p.yaml --force")

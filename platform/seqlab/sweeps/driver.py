@@ -106,7 +106,7 @@ def trial_fn(sample: dict[str, Any], sweep: dict[str, Any]) -> None:
             file = save_state(tmp, state)
             if metrics["epoch"] >= epochs or (patience is not None and state["epochs_since_best"] >= patience):
                 # The last report: the scheduler may stop the trial inside it, so log the model first.
-                finish_training(cfg, prepared, state, file, uri, run_id, trial_name)
+                finish_training(cfg, prepared, state, str(file), uri, run_id, trial_name)
                 closed = True
             extra = {"trial_overhead_s": time.perf_counter() - t_start - loop_s}
             ray.tune.report({**metrics, **extra}, checkpoint=ray.tune.Checkpoint.from_directory(tmp))
@@ -164,8 +164,12 @@ def _storage(sweep: Sweep) -> str:
 
 
 def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, promote: bool | None = None,
-              name: str | None = None) -> SweepResult:
+              name: str | None = None, force_promote: bool = False, force_hint: str | None = None) -> SweepResult:
     """Run (or resume) a sweep; write the summary to the parent MLflow run; promote the best trial.
+
+    ``force_promote`` crowns the best trial even where the champion is better or not comparable;
+    ``force_hint`` is how the calling command does that, named when a promotion is refused (default: the
+    ``seqlab promote --force`` command for the best trial).
 
     Raises:
         ConfigError: resume asked for a sweep that does not exist.
@@ -213,14 +217,15 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
 
     try:
         return _fit_sweep(sweep, base, task, uri, experiment, storage, sweep_name, sweep_dir, parent_run_id,
-                          sched_name, resume, promote)
+                          sched_name, resume, promote, force_promote, force_hint)
     except BaseException as exc:  # the parent run ends KILLED on Ctrl-C/SIGTERM, FAILED on an error
         tracking.end_run(uri, parent_run_id, run_status(exc))
         raise
 
 
 def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, storage: str, sweep_name: str,
-               sweep_dir: Path, parent_run_id: str, sched_name: str, resume: bool, promote: bool | None) -> SweepResult:
+               sweep_dir: Path, parent_run_id: str, sched_name: str, resume: bool, promote: bool | None,
+               force_promote: bool = False, force_hint: str | None = None) -> SweepResult:
     """Build (or restore) the Tuner, run it, close trial runs, pick and promote the best, write the summary."""
     import ray
     from ray import tune
@@ -274,7 +279,9 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
                         f"promoted; to promote it anyway: seqlab promote --task {base.task} --run "
                         f"{best['mlflow_run_id']}")
     elif best is not None and do_promote:
-        promotion = promote_run(uri, base.task, best["mlflow_run_id"], base.tracking.registered_model)
+        hint = force_hint or f"seqlab promote --task {base.task} --run {best['mlflow_run_id']} --force"
+        promotion = promote_run(uri, base.task, best["mlflow_run_id"], base.tracking.registered_model,
+                                force=force_promote, force_hint=hint)
     from seqlab.tracking.sweep_report import write_summary
 
     write_summary(uri, parent_run_id, trials, task.metric, sweep.trial_keys, best, promotion, sched_name)

@@ -43,6 +43,13 @@ class Promotion:
     champion_value: float | None
     previous_version: str | None
 
+    def line(self) -> str:
+        """One console line: what happened to which version, then the reason with both figures."""
+        if self.promoted:
+            return f"promoted {self.name} v{self.version}: {self.reason}"
+        registered = f" (registered as v{self.version})" if self.version else ""
+        return f"not promoted {self.name}{registered}: {self.reason}"
+
 
 def _champion(c: Any, name: str) -> Any | None:
     """The champion version of ``name``; None only when MLflow says there is none (no such registered model,
@@ -68,7 +75,7 @@ def _champion(c: Any, name: str) -> Any | None:
 
 
 def promote(uri: str, task_name: str, run_id: str, registered_name: str | None = None,
-            force: bool = False) -> Promotion:
+            force: bool = False, force_hint: str = "--force") -> Promotion:
     """Register the model of ``run_id`` and make it champion if it beats the current one.
 
     Args:
@@ -77,6 +84,7 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
         run_id: the finished training (or trial) run whose ``model`` artefact is the candidate.
         registered_name: default ``seqlab-<task>``.
         force: promote even if not better (still never overwrites a version).
+        force_hint: how the calling command forces a promotion, named when one is refused for other data.
 
     Raises:
         TrackingError: the run is unknown, unfinished, for another task, or has no model/metric.
@@ -108,25 +116,48 @@ def promote(uri: str, task_name: str, run_id: str, registered_name: str | None =
     # Promotions against one SQLite store on this machine run one at a time. A server store has no such lock;
     # there the re-check before moving the alias keeps the better model in all but a few milliseconds' window.
     with tracking.sqlite_lock(uri, "promote"):
-        return _compare_and_set(c, uri, task, name, run_id, value, fingerprint, force)
+        return _compare_and_set(c, uri, task, name, run_id, value, fingerprint, force, force_hint)
 
 
-def _refusal(current: Any, task: Any, value: float, fingerprint: str, force: bool) -> str | None:
-    """Why ``value`` may not replace ``current`` (None: it may)."""
-    if current is None or force:
-        return None
+def _direction(task: Any, value: float, champion_value: float) -> str:
+    """How ``value`` compares with the champion's, in the task's direction (min or max)."""
+    if task.is_better(value, champion_value):
+        return "beats"
+    if task.is_better(champion_value, value):
+        return "is worse than"
+    return "ties"
+
+
+OTHER_DATA = "other data"
+
+
+def _comparison(current: Any, task: Any, value: float, fingerprint: str) -> tuple[str, str]:
+    """The verdict (``beats``, ``ties``, ``is worse than`` or :data:`OTHER_DATA`) and the line that states
+    both figures: ``val_mae=0.2640 is worse than champion v3 (0.2113)``."""
     champion_value = float(current.tags.get("seqlab.metric_value", "nan"))
     # a missing fingerprint (a model from before fingerprints) matches nothing, not even another missing one
     if not (fingerprint and current.tags.get(FINGERPRINT_TAG, "") == fingerprint):
-        return (f"champion v{current.version} was validated on other data (fingerprint "
-                f"{current.tags.get(FINGERPRINT_TAG)} vs {fingerprint}); use --force to replace it anyway")
-    if not task.is_better(value, champion_value):
-        return f"{task.metric}={value:.4f} does not beat champion v{current.version} ({champion_value:.4f})"
-    return None
+        return OTHER_DATA, (f"champion v{current.version} was validated on other data (fingerprint "
+                            f"{current.tags.get(FINGERPRINT_TAG)} vs {fingerprint}): {task.metric}={value:.4f} "
+                            f"here and {champion_value:.4f} there cannot be compared")
+    verdict = _direction(task, value, champion_value)
+    return verdict, f"{task.metric}={value:.4f} {verdict} champion v{current.version} ({champion_value:.4f})"
+
+
+def _refusal(current: Any, task: Any, value: float, fingerprint: str, force: bool, force_hint: str) -> str | None:
+    """Why ``value`` may not replace ``current`` (None: it may)."""
+    if current is None or force:
+        return None
+    verdict, line = _comparison(current, task, value, fingerprint)
+    if verdict == "beats":
+        return None
+    if verdict == OTHER_DATA:
+        return f"{line}; to replace it anyway: {force_hint}"
+    return f"{line}; only a better model replaces the champion"
 
 
 def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value: float, fingerprint: str,
-                     force: bool) -> Promotion:
+                     force: bool, force_hint: str) -> Promotion:
     """Compare with the champion, register, then move the alias only if the champion is still the one compared
     against; if another promotion moved it meanwhile, compare again with the new one (the better one wins)."""
     import mlflow
@@ -134,7 +165,7 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
     current = _champion(c, name)
     value_of: Callable[[Any], float | None] = (
         lambda mv: None if mv is None else float(mv.tags.get("seqlab.metric_value", "nan")))
-    reason = _refusal(current, task, value, fingerprint, force)
+    reason = _refusal(current, task, value, fingerprint, force, force_hint)
     if reason is not None:
         return Promotion(False, reason, name, None, task.metric, value, value_of(current), None)
     mlflow.set_tracking_uri(uri)
@@ -151,16 +182,21 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
         now = _champion(c, name)
         if (now and str(now.version)) != (current and str(current.version)):  # moved since we compared
             current = now
-            reason = _refusal(current, task, value, fingerprint, force)
+            reason = _refusal(current, task, value, fingerprint, force, force_hint)
             if reason is not None:
-                return Promotion(False, f"registered v{version.version}, but a concurrent promotion won: {reason}",
+                return Promotion(False, f"a concurrent promotion won: {reason}",
                                  name, str(version.version), task.metric, value, value_of(current), None)
             continue
         if current is not None:
             c.set_registered_model_alias(name, PREVIOUS, current.version)
         c.set_registered_model_alias(name, CHAMPION, version.version)
-        return Promotion(True, "first champion" if current is None else f"beats champion v{current.version}",
-                         name, str(version.version), task.metric, value, value_of(current),
+        if current is None:
+            reason = f"{task.metric}={value:.4f}; the first champion"
+        else:
+            verdict, reason = _comparison(current, task, value, fingerprint)
+            if verdict != "beats":
+                reason += "; replaced because the promotion was forced"
+        return Promotion(True, reason, name, str(version.version), task.metric, value, value_of(current),
                          None if current is None else str(current.version))
     raise TrackingError(f"{name}: the champion kept moving during 20 compare-and-set attempts; promote again")
 

@@ -89,6 +89,6 @@ def write_summary(uri: str, run_id: str, trials: list[dict[str, Any]], metric: s
                      "seqlab.best_params": json.dumps({k: v for k, v in best.items() if k.startswith("param.")},
                                                       default=str)})
     if promotion is not None:
-        tags.update({"seqlab.promotion": f"{'promoted' if promotion.promoted else 'not promoted'}: {promotion.reason}",
+        tags.update({"seqlab.promotion": promotion.line(),
                      "seqlab.registered_version": str(promotion.version)})
     c.log_batch(run_id, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])

@@ -147,9 +147,12 @@ def start_tracking(cfg: AnyConfig, prepared: Prepared, name: str, *, parent_run_
     return uri, run_id
 
 
-def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], checkpoint_file: Path,
+def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], checkpoint: str,
                     uri: str | None, run_id: str | None, name: str, clock: Clock | None = None) -> TrainingResult:
-    """Held-out test metrics of the best weights; curves, model and final metrics to MLflow."""
+    """Held-out test metrics of the best weights; curves, model and final metrics to MLflow.
+
+    ``checkpoint`` is where the run's last checkpoint stays (a folder or a URI), for the summary.
+    """
     clock = clock or Clock()
     task = get_task(cfg.task)
     if state["best_model_state"] is None:  # every epoch's metric was NaN/inf: nothing worth keeping
@@ -167,11 +170,12 @@ def finish_training(cfg: AnyConfig, prepared: Prepared, state: dict[str, Any], c
         tracking.log_curves(uri, run_id, state["history"], names)
         clock.lap("mlflow_metrics")
         if cfg.tracking.log_model:
-            model_uri = tracking.log_model(uri, run_id, str(_model_file(state)))
+            with tempfile.TemporaryDirectory(prefix="seqlab-model-") as folder:  # MLflow copies it
+                model_uri = tracking.log_model(uri, run_id, str(_model_file(state, Path(folder))))
             clock.lap("model_logging")
         tracking.end_run(uri, run_id)
     return TrainingResult(run_id=run_id, run_name=name, metrics=dict(state["best_metrics"]), test_metrics=test_metrics,
-                          checkpoint_path=str(checkpoint_file), history=list(state["history"]), model_uri=model_uri,
+                          checkpoint_path=checkpoint, history=list(state["history"]), model_uri=model_uri,
                           info=dict(prepared.info))
 
 
@@ -224,12 +228,13 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
         result = keeping_signals(trainer.fit)  # Ray Train's SIGINT handler never replaces ours
         if result.checkpoint is None:
             raise SeqlabError(f"training run {name} ended without a checkpoint")
+        # on local storage the checkpoint is read where Ray Train keeps it; a remote one is downloaded to a
+        # temporary folder that as_directory removes (a copy kept per run leaked 538 MB per ngram_bag run)
         with result.checkpoint.as_directory() as d:
             state = load_state(d, task=cfg.task, model=cfg.model.name)  # type: ignore[attr-defined]
-            local = Path(tempfile.mkdtemp(prefix="seqlab-ckpt-")) / "state.pt"
-            local.write_bytes((Path(d) / "state.pt").read_bytes())
+        kept = result.checkpoint.path if "://" not in store else f"{store.split('://')[0]}://{result.checkpoint.path}"
         clock.lap("fit")
-        training = finish_training(cfg, prepared, state, local, uri, run_id, name, clock)
+        training = finish_training(cfg, prepared, state, kept, uri, run_id, name, clock)
         training.timing = clock.split_fit(state["history"])
         return training
     except BaseException as exc:  # Ctrl-C, SIGTERM, a failure in training, test evaluation or model logging
@@ -274,10 +279,9 @@ def _trainer(cfg: AnyConfig, prepared: Prepared, name: str, store: str, uri: str
 _MODEL_KEYS = ("config", "preprocessing", "best_model_state", "best_metrics", "best_epoch", "epoch", "history")
 
 
-def _model_file(state: dict[str, Any]) -> Path:
+def _model_file(state: dict[str, Any], folder: Path) -> Path:
     """The logged (and registered) model's checkpoint: the best weights and what predicting needs, without the
     optimizer state and last weights that only resuming needs (a bag model's Adam moments are twice its table)."""
-    folder = Path(tempfile.mkdtemp(prefix="seqlab-model-"))
     return save_state(folder, {k: state[k] for k in _MODEL_KEYS if k in state})
 
 
