@@ -17,9 +17,11 @@ from seqlab.training.loop import run_epochs
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_checkpoint(folder: Path, task: str = "sentiment") -> Path:
-    """Train the tiny config for one epoch in-process and write its ``state.pt`` into ``folder``."""
-    cfg = load_config(ROOT / "configs" / task / "tiny.yaml", ["train.epochs=1", "train.max_steps_per_epoch=2"])
+def tiny_checkpoint(folder: Path, task: str = "sentiment", overrides: tuple[str, ...] = ()) -> Path:
+    """Train the tiny config (one epoch of 2 steps unless ``overrides`` say otherwise) in-process and write
+    its ``state.pt`` into ``folder``."""
+    cfg = load_config(ROOT / "configs" / task / "tiny.yaml",
+                      ["train.epochs=1", "train.max_steps_per_epoch=2", *overrides])
     prepared = get_task(cfg.task).prepare(cfg)
     box: dict[str, object] = {}
     run_epochs(cfg, prepared, report=lambda metrics, state: box.update(state=state))
@@ -28,9 +30,12 @@ def tiny_checkpoint(folder: Path, task: str = "sentiment") -> Path:
 
 
 def finished_run(uri: str, checkpoint: Path, value: float, task: str = "sentiment", log_model: bool = True,
-                 status: str = "FINISHED") -> str:
-    """A seqlab-like training run: tags, ``best_<metric>`` = ``value``, the logged model; return its id."""
-    cfg = load_config(ROOT / "configs" / task / "tiny.yaml")
+                 status: str = "FINISHED", overrides: tuple[str, ...] = ()) -> str:
+    """A seqlab-like training run: tags, ``best_<metric>`` = ``value``, the logged model; return its id.
+
+    ``overrides`` change the tiny config the run states (its params and data fingerprint).
+    """
+    cfg = load_config(ROOT / "configs" / task / "tiny.yaml", list(overrides))
     resolved = config_to_dict(cfg)
     run_id = tracking.start_run(uri, "seqlab", f"run-{value}", {}, resolved, tags={
         "seqlab.task": task, FINGERPRINT_TAG: get_task(task).data_fingerprint(cfg)})

@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from runs_helpers import finished_run, tiny_checkpoint
+from runs_helpers import ROOT, finished_run, tiny_checkpoint
 from seqlab.errors import TrackingError
 from seqlab.tracking.registry import FINGERPRINT_TAG, promote
 
@@ -90,13 +90,49 @@ def test_every_promotion_line_states_both_figures_and_the_true_direction(store: 
     assert better.line() == f"promoted {name} v3: val_accuracy=0.6000 beats champion v2 (0.4000)"
 
 
-def test_a_refusal_for_other_data_names_the_calling_commands_way_out(store: tuple[str, Path]) -> None:
-    uri, ckpt = store
-    assert promote(uri, "sentiment", finished_run(uri, ckpt, 0.5), "way-out").promoted
-    other = finished_run(uri, ckpt, 0.9)
-    mlflow.MlflowClient(tracking_uri=uri).set_tag(other, FINGERPRINT_TAG, "another-split")
-    p = promote(uri, "sentiment", other, "way-out", force_hint="seqlab pipeline --config p.yaml --force")
+def test_a_champion_validated_on_other_data_is_scored_on_the_candidates_data(tmp_path: Path) -> None:
+    """The pipeline kept a worse champion because the two were validated on other windows; both models are
+    now scored on the candidate's validation windows, each through its own preprocessing."""
+    from seqlab.checkpoint import load_state
+    from seqlab.tasks import get_task, load_config
+    from seqlab.tracking.pyfunc import LoadedModel
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    weak_cfg, strong_cfg = ("data.lookback=24",), ("data.lookback=12",)  # other windows: other fingerprints
+    weak = tiny_checkpoint(tmp_path / "weak", "forecast", (*weak_cfg, "train.max_steps_per_epoch=1", "train.lr=1e-4"))
+    strong = tiny_checkpoint(tmp_path / "strong", "forecast", (*strong_cfg, "train.epochs=4",
+                                                                "train.max_steps_per_epoch=10"))
+    # the truth on the candidate's windows, as the registry should find it (checked so the test means something)
+    cfg = load_config(ROOT / "configs" / "forecast" / "tiny.yaml", list(strong_cfg))
+    models = [LoadedModel(load_state(strong)), LoadedModel(load_state(weak))]
+    (mine, its), n = get_task("forecast").score_models(cfg, [(m.module, m.preprocessing) for m in models])
+    assert mine < its and n > 100
+    # the logged figures say the opposite: a flattering champion on its own windows, a modest candidate
+    champion = finished_run(uri, weak, 0.1, "forecast", overrides=weak_cfg)
+    assert promote(uri, "forecast", champion, "across").promoted
+    p = promote(uri, "forecast", finished_run(uri, strong, 0.9, "forecast", overrides=strong_cfg), "across")
+    assert p.promoted and p.previous_version == "1", p.reason
+    assert p.line() == (
+        f"promoted across v2: champion v1 was validated on other data (fingerprint "
+        f"{get_task('forecast').data_fingerprint(load_config(ROOT / 'configs/forecast/tiny.yaml', list(weak_cfg)))} "
+        f"vs {get_task('forecast').data_fingerprint(cfg)}), so both were scored on this run's validation data "
+        f"({n} examples, each model through its own preprocessing): val_mae={mine:.4f} beats champion v1 ({its:.4f})")
+    # and the other way round: the weak model does not replace the strong one, whatever its logged figure
+    back = promote(uri, "forecast", finished_run(uri, weak, 0.01, "forecast", overrides=weak_cfg), "across")
+    assert not back.promoted and "is worse than champion v2" in back.reason
+    assert back.reason.endswith("only a better model replaces the champion")
+
+
+def test_a_refusal_for_other_data_names_the_calling_commands_way_out(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    six, twelve = ("data.delay=6",), ("data.delay=12",)  # another horizon: not the same prediction at all
+    assert promote(uri, "forecast", finished_run(uri, tiny_checkpoint(tmp_path / "a", "forecast", six), 0.5,
+                                                 "forecast", overrides=six), "way-out").promoted
+    other = finished_run(uri, tiny_checkpoint(tmp_path / "b", "forecast", twelve), 0.4, "forecast", overrides=twelve)
+    p = promote(uri, "forecast", other, "way-out", force_hint="seqlab pipeline --config p.yaml --force")
     assert not p.promoted and p.version is None
     assert p.line().startswith("not promoted way-out: champion v1 was validated on other data")  # not "vNone"
-    assert "val_accuracy=0.9000 here and 0.5000 there" in p.line()
+    assert "cannot be scored on the same examples" in p.line()
+    assert "it predicts 6 rows ahead, these targets lie 12 rows ahead" in p.line()
+    assert "val_mae=0.4000 here, 0.5000 there" in p.line()
     assert p.line().endswith("to replace it anyway: seqlab pipeline --config p.yaml --force")

@@ -246,6 +246,21 @@ class Task(ABC):
     def pyfunc_rows(self, answer: dict[str, Any]) -> list[dict[str, Any]]:
         """One answer as the rows of the DataFrame the MLflow pyfunc returns."""
 
+    def score_models(self, cfg: Any, models: Sequence[tuple[nn.Module, dict[str, Any]]]) -> tuple[list[float], int]:
+        """Each model's ``metric`` on the validation examples of ``cfg``, each model reading them through its
+        own preprocessing: how a champion validated on other data is compared with a candidate on the
+        candidate's data (``cfg`` is the candidate's config, ``models[0]`` the candidate).
+
+        Returns:
+            One value per model, in the unit ``metric`` has for ``models[0]`` (so its value is the one its
+            training logged for these examples), and how many examples were scored.
+
+        Raises:
+            DataError: a model cannot read these examples (another input, target or horizon; a window the
+                data cannot fill), naming why. A task that does not implement it raises this too.
+        """
+        raise DataError(f"task {self.name!r} cannot score a model on another model's validation data")
+
     def request_schema(self, preprocessing: dict[str, Any]) -> dict[str, Any] | None:
         """The JSON Schema of a request to the model of ``preprocessing`` when it states more than
         ``Request``'s own (e.g. the features and minimum rows of that model); None: ``Request``'s."""

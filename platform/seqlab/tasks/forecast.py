@@ -7,6 +7,7 @@ frequency, so raw weather rows can be turned into a model input (and the answer 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from seqlab.config import TaskConfig
-from seqlab.data.calendar import calendar_columns, calendar_features
+from seqlab.data.calendar import calendar_columns, calendar_features, index_seconds
 from seqlab.data.rows import TIME_FIELD, RowSpec, iso_utc, parse_rows
 from seqlab.data.weather import SeriesDataConfig, cleaning_info, describe_series, prepare_series
 from seqlab.errors import DataError
@@ -163,6 +164,47 @@ class ForecastTask(Task):
                                                 f"{s.test_baseline_mae_degrees:.2f} {unit}",
         }
 
+    def score_models(self, cfg: ForecastConfig,
+                     models: Sequence[tuple[nn.Module, dict[str, Any]]]) -> tuple[list[float], int]:
+        """MAE of each model on the validation targets of ``cfg``, each model reading the raw rows before each
+        target through its own features, normalization, lookback, step and calendar columns
+        (``window_features``, as a request's rows are read), in ``models[0]``'s normalized units.
+
+        A model may read history rows from before the validation split (as a request may send any past
+        rows); it must predict the same column the same number of rows ahead, on rows of the same interval.
+        """
+        s = prepare_series(cfg.data)
+        frame = s.series.frame
+        freq_s = s.series.interval_s or _row_frequency_s(frame.index)
+        times = index_seconds(frame.index)
+        targets = s.val.rows + s.val.delay  # the rows whose values the validation windows predict
+        truth = frame[s.target].to_numpy(dtype=np.float64)[targets]
+        scale = float(models[0][1]["normalizer"]["std"][int(models[0][1]["target_idx"])])
+        values = []
+        for k, (module, p) in enumerate(models):
+            who = "the candidate" if k == 0 else f"model {k}"
+            problems = _cannot_read(p, s.target, cfg.data.delay, freq_s, list(frame.columns))
+            lookback = int(p["lookback"])
+            first_last = int(targets[0]) - int(p["delay"])
+            if not problems and first_last - lookback + 1 < 0:
+                problems.append(f"its window of {lookback} rows does not fit before the first validation target "
+                                f"(row {int(targets[0])} of this series)")
+            if problems:
+                raise DataError(f"{who} cannot be scored on these validation windows: " + "; ".join(problems))
+            rows = frame[p["features"]].to_numpy(dtype=np.float64)
+            t = int(p["target_idx"])
+            mean, std = float(p["normalizer"]["mean"][t]), float(p["normalizer"]["std"][t])
+            module.eval()
+            errors = []
+            for start in range(0, len(targets), 512):
+                spans = [slice(last - lookback + 1, last + 1) for last in targets[start:start + 512] - int(p["delay"])]
+                x = np.stack([window_features(times[span], rows[span], p) for span in spans])
+                with torch.inference_mode():
+                    out = module(torch.from_numpy(x)).reshape(-1).numpy().astype(np.float64)
+                errors.append(np.abs(out * std + mean - truth[start:start + 512]))  # in the target's unit
+            values.append(float(np.concatenate(errors).mean()) / scale)
+        return values, len(targets)
+
     def predictor(self, module: nn.Module, preprocessing: dict[str, Any]) -> ForecastPredictor:
         return ForecastPredictor(module, preprocessing)
 
@@ -274,6 +316,21 @@ def window_features(times_s: np.ndarray, values: np.ndarray, preprocessing: dict
     if cycles:
         x = np.concatenate([x, calendar_features(times[len(times) - 1 + offsets], cycles)], axis=1)
     return x
+
+
+def _cannot_read(p: dict[str, Any], target: str, delay: int, freq_s: float, columns: list[str]) -> list[str]:
+    """Why a model of preprocessing ``p`` cannot predict these validation targets (empty: it can)."""
+    problems = []
+    if p["target"] != target:
+        problems.append(f"it predicts {p['target']!r}, these targets are {target!r}")
+    if int(p["delay"]) != delay:
+        problems.append(f"it predicts {p['delay']} rows ahead, these targets lie {delay} rows ahead")
+    if abs(float(p["freq_s"]) - freq_s) > 1e-6:
+        problems.append(f"it reads rows {float(p['freq_s']):g} s apart, these rows are {freq_s:g} s apart")
+    missing = [f for f in p["features"] if f not in columns]
+    if missing:
+        problems.append(f"it reads columns {missing} that this series lacks (columns: {columns})")
+    return problems
 
 
 def _num_columns(preprocessing: dict[str, Any]) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -204,6 +205,26 @@ class SentimentTask(Task):
             model.update(name="ngram_bag", ngrams=cfg.model.ngrams, hash_buckets=cfg.model.hash_buckets,
                          binary_bag=cfg.model.binary_bag)
         return {**super().prepare_key(cfg), "model": model}
+
+    def score_models(self, cfg: SentimentConfig,
+                     models: Sequence[tuple[nn.Module, dict[str, Any]]]) -> tuple[list[float], int]:
+        """Accuracy of each model on the validation reviews of ``cfg``, each through its own word index,
+        window and bag settings (any text model reads any review, so this never refuses)."""
+        reviews = load_reviews(cfg.data)
+        texts, truth = reviews.val_texts, np.asarray(reviews.val_labels) > 0.5
+        values = []
+        for module, preprocessing in models:
+            index = WordIndex.from_dict(preprocessing["word_index"])
+            module.eval()
+            correct = 0
+            for start in range(0, len(texts), 512):
+                x = model_input(index, texts[start:start + 512], preprocessing)
+                with torch.inference_mode():
+                    logits = module(*x) if isinstance(x, tuple) else module(x)
+                # a positive logit is "positive", as the training's accuracy counts it
+                correct += int(((logits.reshape(-1) > 0).numpy() == truth[start:start + 512]).sum())
+            values.append(correct / max(len(texts), 1))
+        return values, len(texts)
 
     def predictor(self, module: nn.Module, preprocessing: dict[str, Any]) -> SentimentPredictor:
         return SentimentPredictor(module, preprocessing)

@@ -59,12 +59,24 @@ def download_checkpoint(uri: str, name: str, version: str, dst: Path) -> Path:
     Raises:
         TrackingError: the model has no seqlab checkpoint. MLflow's errors when the store cannot be read.
     """
-    import mlflow.artifacts
-
     from seqlab.tracking.runs import client
 
-    where = f"models:/{name}/{version}"
     root = str(client(uri).get_model_version_download_uri(name, version)).rstrip("/")
+    return _download_model_checkpoint(uri, root, f"models:/{name}/{version}", dst)
+
+
+def download_run_checkpoint(uri: str, run_id: str, dst: Path) -> Path:
+    """Download only ``MLmodel`` and the checkpoint of the model logged by run ``run_id`` into ``dst``.
+
+    Raises:
+        TrackingError: the model has no seqlab checkpoint. MLflow's errors when the store cannot be read.
+    """
+    return _download_model_checkpoint(uri, f"runs:/{run_id}/model", f"runs:/{run_id}/model", dst)
+
+
+def _download_model_checkpoint(uri: str, root: str, where: str, dst: Path) -> Path:
+    import mlflow.artifacts
+
     mlmodel_file = mlflow.artifacts.download_artifacts(
         artifact_uri=f"{root}/MLmodel", dst_path=str(dst / "meta"), tracking_uri=uri
     )

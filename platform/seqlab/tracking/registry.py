@@ -4,7 +4,9 @@ Rules (never broken by seqlab):
 * a version, once registered, is never overwritten or deleted;
 * a run that did not finish, or has no logged model, is never registered;
 * ``champion`` moves only when the candidate beats the champion's validation metric on the same validation
-  data (same data fingerprint); the old champion keeps its version and gets ``previous``.
+  data: the logged figures when both have the same data fingerprint, else both models scored on the
+  candidate's validation data, each through its own preprocessing; where that cannot be done the champion
+  stays (``--force`` replaces it anyway). The old champion keeps its version and gets ``previous``.
 
     seqlab promote --task <task> --run <run id>
 """
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from seqlab.errors import TrackingError
+from seqlab.errors import DataError, SeqlabError, TrackingError
 from seqlab.tasks import get_task
 from seqlab.tracking import runs as tracking
 
@@ -131,24 +133,69 @@ def _direction(task: Any, value: float, champion_value: float) -> str:
 OTHER_DATA = "other data"
 
 
-def _comparison(current: Any, task: Any, value: float, fingerprint: str) -> tuple[str, str]:
-    """The verdict (``beats``, ``ties``, ``is worse than`` or :data:`OTHER_DATA`) and the line that states
-    both figures: ``val_mae=0.2640 is worse than champion v3 (0.2113)``."""
-    champion_value = float(current.tags.get("seqlab.metric_value", "nan"))
-    # a missing fingerprint (a model from before fingerprints) matches nothing, not even another missing one
-    if not (fingerprint and current.tags.get(FINGERPRINT_TAG, "") == fingerprint):
-        return OTHER_DATA, (f"champion v{current.version} was validated on other data (fingerprint "
-                            f"{current.tags.get(FINGERPRINT_TAG)} vs {fingerprint}): {task.metric}={value:.4f} "
-                            f"here and {champion_value:.4f} there cannot be compared")
-    verdict = _direction(task, value, champion_value)
-    return verdict, f"{task.metric}={value:.4f} {verdict} champion v{current.version} ({champion_value:.4f})"
+class _Judge:
+    """Compares one candidate run with champions: on the logged figures when both were validated on the same
+    data (same fingerprint), else by scoring both models on the candidate's validation data, each through its
+    own preprocessing (``Task.score_models``), once per champion version."""
+
+    def __init__(self, uri: str, name: str, task: Any, run_id: str, value: float, fingerprint: str) -> None:
+        self.uri, self.name, self.task, self.run_id = uri, name, task, run_id
+        self.value, self.fingerprint = value, fingerprint
+        self._seen: dict[str, tuple[str, str]] = {}
+
+    def compare(self, current: Any) -> tuple[str, str]:
+        """The verdict (``beats``, ``ties``, ``is worse than`` or :data:`OTHER_DATA`: not comparable) and the
+        line that states both figures, e.g. ``val_mae=0.2640 is worse than champion v3 (0.2113)``."""
+        key = str(current.version)
+        if key not in self._seen:
+            self._seen[key] = self._compare(current)
+        return self._seen[key]
+
+    def _compare(self, current: Any) -> tuple[str, str]:
+        metric = self.task.metric
+        champion_value = float(current.tags.get("seqlab.metric_value", "nan"))
+        theirs = current.tags.get(FINGERPRINT_TAG, "")
+        # a missing fingerprint (a model from before fingerprints) matches nothing, not even another missing one
+        if self.fingerprint and theirs == self.fingerprint:
+            verdict = _direction(self.task, self.value, champion_value)
+            return verdict, f"{metric}={self.value:.4f} {verdict} champion v{current.version} ({champion_value:.4f})"
+        other = (f"champion v{current.version} was validated on other data (fingerprint {theirs or 'none'} vs "
+                 f"{self.fingerprint or 'none'})")
+        try:
+            mine, its, n = self._rescore(current)
+        except SeqlabError as exc:
+            return OTHER_DATA, (f"{other}, and the two cannot be scored on the same examples: {exc}; the logged "
+                                f"figures ({metric}={self.value:.4f} here, {champion_value:.4f} there) do not compare")
+        verdict = _direction(self.task, mine, its)
+        return verdict, (f"{other}, so both were scored on this run's validation data ({n} examples, each model "
+                         f"through its own preprocessing): {metric}={mine:.4f} {verdict} champion "
+                         f"v{current.version} ({its:.4f})")
+
+    def _rescore(self, current: Any) -> tuple[float, float, int]:
+        """(candidate's, champion's) metric on the candidate's validation data, and how many examples."""
+        import tempfile
+        from pathlib import Path
+
+        from seqlab.checkpoint import load_state
+        from seqlab.tracking.digest import download_checkpoint, download_run_checkpoint
+        from seqlab.tracking.pyfunc import LoadedModel
+
+        with tempfile.TemporaryDirectory(prefix="seqlab-compare-") as tmp:
+            mine = LoadedModel(load_state(download_run_checkpoint(self.uri, self.run_id, Path(tmp) / "run")))
+            its = LoadedModel(load_state(download_checkpoint(self.uri, self.name, str(current.version),
+                                                             Path(tmp) / "champion")))
+        if its.task.name != self.task.name:
+            raise DataError(f"the champion is a {its.task.name!r} model")
+        values, n = self.task.score_models(mine.cfg, [(mine.module, mine.preprocessing),
+                                                      (its.module, its.preprocessing)])
+        return values[0], values[1], n
 
 
-def _refusal(current: Any, task: Any, value: float, fingerprint: str, force: bool, force_hint: str) -> str | None:
-    """Why ``value`` may not replace ``current`` (None: it may)."""
+def _refusal(judge: _Judge, current: Any, force: bool, force_hint: str) -> str | None:
+    """Why the candidate may not replace ``current`` (None: it may)."""
     if current is None or force:
         return None
-    verdict, line = _comparison(current, task, value, fingerprint)
+    verdict, line = judge.compare(current)
     if verdict == "beats":
         return None
     if verdict == OTHER_DATA:
@@ -162,10 +209,11 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
     against; if another promotion moved it meanwhile, compare again with the new one (the better one wins)."""
     import mlflow
 
+    judge = _Judge(uri, name, task, run_id, value, fingerprint)
     current = _champion(c, name)
     value_of: Callable[[Any], float | None] = (
         lambda mv: None if mv is None else float(mv.tags.get("seqlab.metric_value", "nan")))
-    reason = _refusal(current, task, value, fingerprint, force, force_hint)
+    reason = _refusal(judge, current, force, force_hint)
     if reason is not None:
         return Promotion(False, reason, name, None, task.metric, value, value_of(current), None)
     mlflow.set_tracking_uri(uri)
@@ -182,7 +230,7 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
         now = _champion(c, name)
         if (now and str(now.version)) != (current and str(current.version)):  # moved since we compared
             current = now
-            reason = _refusal(current, task, value, fingerprint, force, force_hint)
+            reason = _refusal(judge, current, force, force_hint)
             if reason is not None:
                 return Promotion(False, f"a concurrent promotion won: {reason}",
                                  name, str(version.version), task.metric, value, value_of(current), None)
@@ -193,7 +241,7 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
         if current is None:
             reason = f"{task.metric}={value:.4f}; the first champion"
         else:
-            verdict, reason = _comparison(current, task, value, fingerprint)
+            verdict, reason = judge.compare(current)
             if verdict != "beats":
                 reason += "; replaced because the promotion was forced"
         return Promotion(True, reason, name, str(version.version), task.metric, value, value_of(current),
