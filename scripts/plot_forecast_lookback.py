@@ -3,11 +3,11 @@
 Reads the trials of one forecast sweep (the child runs of its parent MLflow run), draws each trial's best
 validation MAE and held-out test MAE against ``data.lookback``, one line per ``data.step``, with the
 common-sense baseline of each split (per lookback: it only changes which rows start a window), writes the PNG (default
-``docs/forecast_lookback_step.png``) and logs it to the sweep's parent run under ``figures/``.
+``figures/forecast_lookback_step.png``, not tracked by git) and logs it to the sweep's parent run under ``figures/``.
 
     seqlab tune --config configs/forecast/sweep_lookback.yaml
     python scripts/plot_forecast_lookback.py                    # the latest sweep of that file
-    python scripts/plot_forecast_lookback.py --sweep <name> --out docs/forecast_lookback_step.png
+    python scripts/plot_forecast_lookback.py --sweep <name> --out docs/forecast_lookback_step.png  # the README's
 
 MLflow: $MLFLOW_TRACKING_URI (default sqlite:///mlflow.db), as ``seqlab tune`` used.
 """
@@ -70,7 +70,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", default=None, help="the sweep's name (tag seqlab.sweep); default: the latest")
     parser.add_argument("--experiment", default="seqlab")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "forecast_lookback_step.png"))
+    parser.add_argument("--out", default=str(ROOT / "figures" / "forecast_lookback_step.png"),
+                        help="the PNG (default figures/forecast_lookback_step.png, untracked)")
     args = parser.parse_args()
     uri = tracking.resolve_tracking_uri(None)
     c = tracking.client(uri)
@@ -82,6 +83,7 @@ def main() -> None:
     if not points:
         sys.exit(f"sweep {parent.info.run_name!r} has no finished trials with best_val_mae")
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     draw(points, f"forecast sweep {parent.info.run_name}: MAE vs lookback and step ({len(points)} trials)", out)
     where = log_figure(c, parent, out)
     print(f"{out} ({len(points)} trials) logged to run {parent.info.run_id} as {where}")

@@ -1,9 +1,12 @@
-"""The chapter's sentiment findings as pictures, each from one sweep's MLflow runs -> a PNG in docs/.
+"""The chapter's sentiment findings as pictures, each from one sweep's MLflow runs -> a PNG.
 
     seqlab tune --config configs/sentiment/sweep_pretrained_vs_learned.yaml
-    python scripts/plot_sweeps.py pretrained-vs-learned   # -> docs/pretrained_vs_learned.png
+    python scripts/plot_sweeps.py pretrained-vs-learned   # -> figures/pretrained_vs_learned.png
     seqlab tune --config configs/sentiment/sweep_width_maxlen.yaml
-    python scripts/plot_sweeps.py width-maxlen            # -> docs/width_maxlen.png
+    python scripts/plot_sweeps.py width-maxlen            # -> figures/width_maxlen.png
+    python scripts/plot_sweeps.py width-maxlen --out docs/width_maxlen.png   # replace the README's picture
+
+The default folder ``figures/`` is not tracked by git: a run leaves the committed ``docs/`` pictures as they are.
 
 Each subcommand finds the newest sentiment sweep over exactly its sweep file's keys (or the one --sweep
 names), reads the finished trials' best validation accuracy, prints the figures, writes the PNG and logs it
@@ -71,12 +74,13 @@ def main() -> None:
     parser.add_argument("picture", choices=sorted(PICTURES))
     parser.add_argument("--sweep", default=None, help="the sweep's name (tag seqlab.sweep); default: the newest")
     parser.add_argument("--experiment", default="seqlab")
-    parser.add_argument("--out", default=None, help="the PNG (default docs/<picture>.png)")
+    parser.add_argument("--out", default=None, help="the PNG (default figures/<picture>.png, untracked)")
     parser.add_argument("--all-size", type=int, default=16000,
                         help="the data.train_samples that means every training review (labelled 'all')")
     args = parser.parse_args()
     keys, png = PICTURES[args.picture]
-    out = Path(args.out) if args.out else ROOT / "docs" / png
+    out = Path(args.out) if args.out else ROOT / "figures" / png
+    out.parent.mkdir(parents=True, exist_ok=True)
     c = tracking.client(tracking.resolve_tracking_uri(None))
     try:
         parent = find_sweep(c, args.experiment, "sentiment", keys, args.sweep, exact=True)

@@ -71,7 +71,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         init_ray(dashboard=True)
     # else run_training starts Ray itself, with the data prepared and the MLflow store checked alongside
     result = run_training(cfg)
-    print(summary(result), flush=True)
+    from seqlab.tasks import get_task
+
+    print(summary(result, mode=get_task(cfg.task).mode), flush=True)
     t0 = time.perf_counter()
     _stop_ray()  # now, not in Ray's exit hook, which first sleeps half a second
     result.timing["ray_stop"] = time.perf_counter() - t0
@@ -127,11 +129,16 @@ def _cmd_promote(args: argparse.Namespace) -> int:
 def _cmd_pipeline(args: argparse.Namespace) -> int:
     import yaml
 
-    from seqlab.pipeline import run_pipeline
+    from seqlab.pipeline import load_pipeline, run_pipeline, serve_apps
+    from seqlab.runtime.cluster import started_local_ray
+    from seqlab.serve.deploy import serve_until_stopped
 
-    summary, ok = run_pipeline(args.config, force_promote=args.force)
+    cfg, folder = load_pipeline(args.config)  # every referenced file checked before any work
+    summary, ok = run_pipeline(args.config, force_promote=args.force, loaded=(cfg, folder))
     print("[seqlab] pipeline summary:\n" + yaml.safe_dump(_with_links(summary), sort_keys=False), flush=True)
-    if ok and args.block:
+    if ok and cfg.deploy and started_local_ray():  # the apps live as long as this process: keep serving
+        serve_until_stopped(serve_apps(cfg.serve, folder)[0])
+    elif ok and cfg.deploy and (args.block or cfg.block):
         _serve_forever()
     return 0 if ok else 1
 
@@ -214,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pipeline", help="data -> train/sweep -> promote -> deploy, from one YAML")
     p.add_argument("--config", required=True, help="e.g. configs/pipeline.yaml")
-    p.add_argument("--block", action="store_true", help="keep serving after the pipeline (Ctrl-C stops)")
+    p.add_argument("--block", action="store_true",
+                   help="keep serving after the pipeline also on a cluster (on a Ray it starts, it always does)")
     p.add_argument("--force", action="store_true",
                    help="promote each new model even if the champion is better or was validated on other data")
 
@@ -228,8 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from seqlab.runtime.console import quiet_libraries
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_libraries()
     try:
         return COMMANDS[args.command](args)
     except SeqlabError as exc:

@@ -55,7 +55,7 @@ class PipelineConfig(BaseModel):
     promote: bool = True  # after a plain training; a sweep promotes its own best trial
     deploy: bool = True
     serve: PipelineServe = PipelineServe()
-    block: bool = False  # keep serving until interrupted (the README's main job)
+    block: bool = False  # keep serving after the deploy on a cluster too (on a Ray it starts, it always does)
 
     @model_validator(mode="after")
     def _known_tasks(self) -> PipelineConfig:
@@ -93,11 +93,11 @@ def load_pipeline(path: str | Path) -> tuple[PipelineConfig, Path]:
         if kind != task:
             raise ConfigError(f"pipeline {p}: tasks.{task} points at a {kind!r} config")
     if cfg.deploy:
-        _serve_apps(cfg.serve, p.parent)
+        serve_apps(cfg.serve, p.parent)
     return cfg, p.parent
 
 
-def _serve_apps(spec: PipelineServe, folder: Path) -> tuple[int, list[Any]]:
+def serve_apps(spec: PipelineServe, folder: Path) -> tuple[int, list[Any]]:
     """The port and the checked ServeArgs of every app of the pipeline's Serve config."""
     from seqlab.serve.deploy import load_serve_file
     from seqlab.serve.schemas import ServeArgs, validate_args
@@ -108,15 +108,32 @@ def _serve_apps(spec: PipelineServe, folder: Path) -> tuple[int, list[Any]]:
     return int(spec.port or http.get("port", 8000)), apps
 
 
-def run_pipeline(path: str | Path, force_promote: bool = False) -> tuple[dict[str, Any], bool]:
+def run_pipeline(path: str | Path, force_promote: bool = False,
+                 loaded: tuple[PipelineConfig, Path] | None = None) -> tuple[dict[str, Any], bool]:
     """Run every step; return the summary and whether all steps succeeded.
 
     ``force_promote`` (``seqlab pipeline --force``) crowns each task's new model even where the champion is
     better or was validated on data it cannot be compared on (a version is still never overwritten).
-    """
-    from seqlab.runtime.cluster import init_ray
+    ``loaded``: what :func:`load_pipeline` returned for ``path``, if the caller has it already.
 
-    cfg, folder = load_pipeline(path)
+    Raises:
+        ConfigError: a bad pipeline file, or (before anything runs) a Serve port another process holds.
+    """
+    import os
+
+    import ray
+
+    from seqlab.runtime.cluster import init_ray
+    from seqlab.serve.deploy import check_port_free, join_local_server
+
+    cfg, folder = loaded or load_pipeline(path)
+    if cfg.deploy:  # a local server of another terminal is updated, not fought over its port
+        port = serve_apps(cfg.serve, folder)[0]
+        joined = join_local_server(port)
+        if joined is not None:
+            print(f"[seqlab] {joined}", flush=True)
+        elif not os.environ.get("RAY_ADDRESS") and not ray.is_initialized():
+            check_port_free("127.0.0.1", port)
     summary: dict[str, Any] = {"steps": {}}
     ok = True
 
@@ -148,7 +165,7 @@ def run_pipeline(path: str | Path, force_promote: bool = False) -> tuple[dict[st
     if cfg.deploy:
         from seqlab.serve.deploy import deploy
 
-        port, apps = _serve_apps(cfg.serve, folder)
+        port, apps = serve_apps(cfg.serve, folder)
         # reload: pin each app to the champion promoted a moment ago, also when the apps already run
         urls = step("deploy", lambda: deploy(apps, reload=True, port=port))
         if urls is not None:

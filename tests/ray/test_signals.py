@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -110,7 +111,13 @@ def test_failure_after_training_marks_the_run_failed(tmp_path: Path, mlflow_uri:
     assert mlflow.MlflowClient(tracking_uri=mlflow_uri).get_run(run_id).info.status == "FAILED"
 
 
-def test_ctrl_c_stops_seqlab_serve_block_within_10_s(tmp_path: Path, mlflow_uri: str) -> None:
+def test_seqlab_serve_keeps_serving_a_reload_from_another_terminal_finds_it_and_ctrl_c_stops_it(
+        tmp_path: Path, mlflow_uri: str) -> None:
+    """The README's `seqlab serve` (no --block) printed the endpoints and exited, taking its local Ray and
+    the apps with it; `seqlab serve --reload` from a second terminal then started a Ray of its own and died
+    on the taken port after 182 lines of traceback."""
+    import httpx
+
     checkpoint = tiny_checkpoint(tmp_path / "ckpt")
     assert promote(mlflow_uri, "sentiment", finished_run(mlflow_uri, checkpoint, 0.7)).promoted
     serve_file = tmp_path / "serve.yaml"
@@ -118,18 +125,48 @@ def test_ctrl_c_stops_seqlab_serve_block_within_10_s(tmp_path: Path, mlflow_uri:
     tree["applications"] = [a for a in tree["applications"] if a["name"] in ("sentiment", "health")]
     tree["applications"][-1]["args"]["apps"] = ["sentiment"]
     serve_file.write_text(yaml.safe_dump(tree))
-    proc = subprocess.Popen([*SEQLAB, "serve", "--config", str(serve_file), "--port", str(free_port()), "--block"],
-                            env=_env(mlflow_uri, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, cwd=tmp_path)
+    port = free_port()
+    command = [*SEQLAB, "serve", "--config", str(serve_file), "--port", str(port)]
+    proc = subprocess.Popen(command, env=_env(mlflow_uri, tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     assert proc.stdout is not None
     lines = []
     deadline = time.time() + 240
     for line in proc.stdout:  # until it serves
         lines.append(line)
-        if "Ctrl-C stops" in line or time.time() > deadline:
+        if "serving until Ctrl-C" in line or time.time() > deadline:
             break
-    assert proc.poll() is None, "".join(lines)[-3000:]
+    time.sleep(2)
+    assert proc.poll() is None, "".join(lines)[-3000:]  # still serving
     family = psutil.Process(proc.pid).children(recursive=True)
     assert any("raylet" in " ".join(p.cmdline()) for p in family), "the serve process started no local Ray"
+    readyz = f"http://127.0.0.1:{port}/sentiment/readyz"
+    assert httpx.get(readyz, timeout=10).json()["version"] == "1"
+
+    # a second terminal: a better model is promoted, then --reload switches the running app to it
+    assert promote(mlflow_uri, "sentiment", finished_run(mlflow_uri, checkpoint, 0.9)).promoted
+    other = subprocess.run([*command, "--reload"], env=_env(mlflow_uri, tmp_path), capture_output=True,
+                           text=True, timeout=180, cwd=tmp_path)
+    assert other.returncode == 0, other.stdout[-2000:] + other.stderr[-3000:]
+    assert f"found the seqlab server of process {proc.pid} on port {port}" in other.stdout
+    assert "sentiment: serving champion v2 (v1 replaced)" in other.stdout  # which version replaced which
+    assert httpx.get(readyz, timeout=10).json()["version"] == "2"
+    assert proc.poll() is None  # the reload neither stopped nor replaced the server
+
     rc, took = _stop(proc, signal.SIGINT, family)
     assert rc == 130 and took < 10, (rc, took, "".join(lines)[-2000:])
+    assert not (Path(tempfile.gettempdir()) / f"seqlab-serve-{port}.json").exists()  # its record went with it
+
+
+def test_seqlab_serve_on_a_port_another_process_holds_says_so_in_one_line(tmp_path: Path, mlflow_uri: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        out = subprocess.run([*SEQLAB, "serve", "--port", str(port)], env=_env(mlflow_uri, tmp_path),
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"error: 127.0.0.1:{port} is in use by another process, which is not a seqlab server this command can reach "
+        f"(no live {Path(tempfile.gettempdir()) / f'seqlab-serve-{port}.json'}): stop it, serve on another port "
+        "(--port), or join its Ray cluster with RAY_ADDRESS=<its address>"]

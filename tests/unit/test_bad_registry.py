@@ -136,3 +136,22 @@ def test_a_refusal_for_other_data_names_the_calling_commands_way_out(tmp_path: P
     assert "it predicts 6 rows ahead, these targets lie 12 rows ahead" in p.line()
     assert "val_mae=0.4000 here, 0.5000 there" in p.line()
     assert p.line().endswith("to replace it anyway: seqlab pipeline --config p.yaml --force")
+
+
+def test_seqlab_promote_prints_its_line_and_no_library_chatter(tmp_path: Path) -> None:
+    """Every promote printed MLflow's download progress bars and its 'has no artifacts at artifact path'."""
+    import os
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run_id = finished_run(uri, tiny_checkpoint(tmp_path / "ckpt"), 0.7)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    env.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+    done = subprocess.run([sys.executable, "-m", "seqlab.cli", "promote", "--task", "sentiment", "--run", run_id],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["[seqlab] promoted seqlab-sentiment v1: val_accuracy=0.7000; the first champion"]
+    for chatter in ("has no artifacts at artifact path", "Downloading artifacts", "%|", "Successfully registered",
+                    "Created version"):
+        assert chatter not in done.stdout + done.stderr, done.stderr[-2000:]

@@ -58,3 +58,19 @@ def test_data_describe_reports_sources_splits_coverage_and_baseline(capsys: pyte
     assert "% of the indexed words have a vector" in reviews["glove_coverage"]
     assert weather["rows"] > 8_000 and "temp" in weather["target"]
     assert "normalized" in weather["common-sense baseline MAE (val)"]
+
+
+def test_data_describe_with_a_config_describes_only_that_configs_task(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--config <a sentiment config>` also described the forecast task (with the packaged weather)."""
+    assert main(["data", "describe", "--json", "--config", str(ROOT / "configs/sentiment/tiny.yaml")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report) == ["sentiment"] and "synthetic" in report["sentiment"]["origin"]
+
+
+def test_the_stores_lock_files_stay_out_of_git_status() -> None:
+    """`mlflow.db.open.lock` and `mlflow.db.promote.lock` showed up in `git status` after the README's steps."""
+    import subprocess
+
+    for name in ("mlflow.db.open.lock", "mlflow.db.promote.lock"):
+        out = subprocess.run(["git", "check-ignore", name], cwd=ROOT, capture_output=True, text=True, check=False)
+        assert out.returncode == 0, f"{name} is not ignored: {out.stdout}{out.stderr}"

@@ -72,3 +72,15 @@ def test_trial_data_cache_key_is_a_valid_config_for_glove() -> None:
 
     cfg = load_config(None, {"task": "sentiment", "model.embedding": "glove", "model.embed_dim": 50})
     assert validate_config(json.loads(_data_key(cfg))).model.embed_dim == 50
+
+
+def test_an_unnamed_sweep_is_named_after_its_file(tmp_path: Path) -> None:
+    """Every sweep was named sweep-<task>-<time> whatever its file: sweeps could not be told apart in MLflow."""
+    from seqlab.config import is_plain_name
+    from seqlab.sweeps.driver import default_sweep_name
+
+    sweep = load_sweep(ROOT / "configs/sentiment/sweep_width_maxlen.yaml")
+    name = default_sweep_name(sweep, sweep.task)
+    assert name.startswith("sentiment-sweep_width_maxlen-") and is_plain_name(name)
+    other = default_sweep_name(load_sweep(ROOT / "configs/sentiment/sweep_pretrained_vs_learned.yaml"), "sentiment")
+    assert other.startswith("sentiment-sweep_pretrained_vs_learned-")

@@ -104,13 +104,23 @@ def setup_worker() -> None:
     import ray
 
     os.environ.setdefault("RAY_ADDRESS", ray.get_runtime_context().gcs_address)
-    logging.getLogger("ray.train.v2._internal.execution.controller.placement_group_cleaner").addFilter(
-        _DropRepeats()
-    )
+    # its "Failed to query Ray Train Controller actor state ... Continuing to monitor" says nothing a user
+    # can act on; an error still shows (once)
+    cleaner = logging.getLogger("ray.train.v2._internal.execution.controller.placement_group_cleaner")
+    cleaner.setLevel(logging.ERROR)
+    cleaner.addFilter(_DropRepeats())
     # "Reporting training result <n>: TrainingReport(...)" after every epoch: its logger is named after
     # the file, so RunConfig's LoggingConfig (which filters the ``ray.train`` loggers) misses it
     context_py = os.path.join(os.path.dirname(ray.__file__), "train/v2/_internal/execution/context.py")
     logging.getLogger(context_py).setLevel(logging.WARNING)
+
+
+_STARTED_HERE: list[bool] = []  # one entry once this process has started its own local Ray
+
+
+def started_local_ray() -> bool:
+    """Whether this process started the Ray it runs on (then its Serve apps and actors stop when it exits)."""
+    return bool(_STARTED_HERE)
 
 
 def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_mb: int = 1024,
@@ -136,4 +146,5 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
                 log_to_driver=True,
                 runtime_env={"worker_process_setup_hook": "seqlab.runtime.cluster.setup_worker"},
             )
+            _STARTED_HERE.append(True)
     return dict(ray.cluster_resources())

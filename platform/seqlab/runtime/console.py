@@ -1,5 +1,6 @@
 """What a training prints: one line per epoch (``epoch i/n`` with an ETA), progress inside a long epoch,
-and a one-screen summary with where the seconds went.
+and a one-screen summary with where the seconds went; and what other programs may not print
+(:func:`quiet_libraries`, which every seqlab command calls first).
 
     [seqlab] epoch 2/4  41.3 s  ETA 1m23s  train_loss=0.4012  train_accuracy=0.8210  val_accuracy=0.8530 ...
     [seqlab]   epoch 1/4  step 120/282  17.6 s  ETA in epoch 23.7 s
@@ -7,8 +8,44 @@ and a one-screen summary with where the seconds went.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
 from typing import Any
+
+# Other programs' lines that every seqlab command printed and nobody acted on: (logger, start of the message).
+# The token-auth notice repeats on each `ray.init`; MLflow warns on every promotion that a seqlab model is a
+# LoggedModel (registered as such, as intended).
+QUIET_MESSAGES = (
+    ("ray._private.authentication.authentication_token_setup", "Token authentication is enabled"),
+    ("mlflow.tracking._model_registry.fluent", "Run with id"),
+)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+def quiet_libraries() -> None:
+    """Keep other programs' chatter off seqlab's console; call before Ray or MLflow is imported.
+
+    MLflow's artifact progress bars go (a bar per download, also in every replica's log); Ray's colour codes
+    go where the output is not a terminal (they littered logs and redirected output); the notices in
+    :data:`QUIET_MESSAGES` are dropped. Environment settings only apply where the user set nothing, and
+    reach the processes of a local Ray (they inherit this environment).
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if not sys.stdout.isatty():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+    for logger, prefix in QUIET_MESSAGES:
+        logging.getLogger(logger).addFilter(_DropMessages(prefix))
+
 
 PROGRESS_EVERY_S = 10.0  # a step of the loop prints its progress at most this often
 # metric keys shown elsewhere in the epoch line, or bookkeeping nobody reads per epoch
@@ -75,8 +112,19 @@ class Clock:
         return laps
 
 
-def summary(result: Any, wall_s: float | None = None) -> str:
-    """One screen after ``seqlab train``: run, best epoch and metrics, test metrics, where the time went."""
+def _versus(mine: float, base: float, mode: str) -> str:
+    """``12.3% under it`` / ``4.1% OVER it: worse`` for a metric where ``mode`` (min or max) is better."""
+    if base == 0:
+        return "better" if (mine < base if mode == "min" else mine > base) else "not better"
+    rel = (mine - base) / abs(base)
+    better = rel < 0 if mode == "min" else rel > 0
+    side = "under" if rel < 0 else "over"
+    return f"{abs(rel):.1%} {side} it" + ("" if better else ": NOT better than the baseline")
+
+
+def summary(result: Any, wall_s: float | None = None, mode: str | None = None) -> str:
+    """One screen after ``seqlab train``: run, best epoch and metrics, test metrics, the data's baselines
+    (with how the model compares, when ``mode`` says which way is better), where the time went."""
     best = "  ".join(f"{k}={v:.4f}" for k, v in result.metrics.items() if k.startswith("val_"))
     test = "  ".join(f"{k}={v:.4f}" for k, v in result.test_metrics.items())
     lines = [
@@ -89,6 +137,14 @@ def summary(result: Any, wall_s: float | None = None) -> str:
         f"[seqlab] test        {test or '-'}",
         f"[seqlab] checkpoint  {result.checkpoint_path}",
     ]
+    baselines = []
+    for key, base in ((k.removeprefix("baseline."), float(v)) for k, v in result.info.items()
+                      if k.startswith("baseline.")):
+        mine = (result.metrics if key.startswith("val_") else result.test_metrics).get(key)
+        versus = f" (model {mine:.4f}: {_versus(float(mine), base, mode)})" if mine is not None and mode else ""
+        baselines.append(f"{key}={base:.4f}{versus}")
+    if baselines:
+        lines.append("[seqlab] baseline    " + "\n[seqlab]             ".join(baselines))
     if result.run_id:
         lines.append(f"[seqlab] MLflow      run {result.run_id}  model {result.model_uri}")
     timing = {k: v for k, v in result.timing.items() if k != "started"}

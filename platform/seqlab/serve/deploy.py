@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -144,6 +146,23 @@ def _wait_for_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
         pool.submit(asyncio.run, _poll_versions(apps, wait_s)).result()
 
 
+def _served_versions(apps: Sequence[ServeArgs], host: str, port: int) -> dict[str, str | None]:
+    """The version each app answers with now on its ``/readyz`` (None: not routed, or no model loaded).
+
+    Over HTTP, not handles: with ``RAY_SERVE_THROUGHPUT_OPTIMIZED=1`` a handle stays bound to the event loop
+    that first used it, and the wait for the new versions runs in another one.
+    """
+    out: dict[str, str | None] = {}
+    for a in apps:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}{a.prefix}/readyz", timeout=5) as r:
+                body = json.loads(r.read())
+        except (OSError, ValueError):  # not routed yet, not listening, 503 (no model), not JSON
+            body = {}
+        out[a.app_name] = str(body["version"]) if body.get("ready") and body.get("version") else None
+    return out
+
+
 async def _poll_versions(apps: Sequence[ServeArgs], wait_s: float) -> None:
     from ray import serve
 
@@ -214,13 +233,19 @@ def deploy(
     access_log = {"enable_access_log": any(a.access_log for a in apps)}
     client = serve_start(proxy_location=config.proxy_location, http_options=config.http_options.model_dump(),
                          global_logging_config=access_log)
-    client.deploy_apps(config, _blocking=False)
-    _wait_running([*names, HEALTH_APP], wait_s)
     # where the ingress listens: this call's options only apply if it started Serve
     http = client.http_config
     local = http.host if http.host not in ("0.0.0.0", "::", "", None) else "127.0.0.1"
+    before = _served_versions(apps, local, http.port) if reload else {}
+    client.deploy_apps(config, _blocking=False)
+    _wait_running([*names, HEALTH_APP], wait_s)
     _wait_routes(local, http.port, {**{a.prefix: a.app_name for a in apps}, "/": HEALTH_APP}, wait_s)
     _wait_for_versions(apps, wait_s)
+    for a in apps if reload else []:
+        was, now = before.get(a.app_name), a.model_version
+        change = ("no model before" if was is None else f"still v{was}" if was == now else f"v{was} replaced")
+        if now is not None:
+            print(f"[seqlab] {a.app_name}: serving {a.alias} v{now} ({change})", flush=True)
 
     base = f"http://{host}:{port}"
     urls = {"healthz": f"{base}/healthz", "readyz": f"{base}/readyz"}
@@ -228,6 +253,90 @@ def deploy(
         urls[a.app_name] = f"{base}{a.prefix}"
         urls[f"{a.app_name}.docs"] = f"{base}{a.prefix}/docs"
     return urls
+
+
+# ------------------------------------------------------------------ a local server, found from another terminal
+
+
+def _record_path(port: int) -> Path:
+    """Where a process serving on a Ray it started itself says how to reach that Ray (one file per port)."""
+    return Path(tempfile.gettempdir()) / f"seqlab-serve-{port}.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def join_local_server(port: int) -> str | None:
+    """Join the Ray of a local seqlab server on ``port`` (one started by ``seqlab serve`` or the pipeline in
+    another terminal), so this process updates its apps instead of starting a Ray and a proxy of its own.
+
+    Does nothing where ``RAY_ADDRESS`` is set (a cluster) or no live server recorded itself. Returns a line
+    for the console, or None.
+    """
+    if os.environ.get("RAY_ADDRESS"):
+        return None
+    record = _record_path(port)
+    try:
+        found = json.loads(record.read_text())
+        pid, address = int(found["pid"]), str(found["gcs_address"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid() or not _alive(pid):
+        return None
+    os.environ["RAY_ADDRESS"] = address
+    # Ray 2.60 turns token authentication on; a client finds the token in ~/.ray/auth_token with this set
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    return f"found the seqlab server of process {pid} on port {port}; updating its apps through its Ray ({address})"
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, in one line, to start a local Serve whose port another process holds.
+
+    Raises:
+        ConfigError: naming the port and the ways out.
+    """
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host if host not in ("0.0.0.0", "::", "") else "127.0.0.1", port))
+        except OSError:
+            raise ConfigError(
+                f"{host}:{port} is in use by another process, which is not a seqlab server this command can "
+                f"reach (no live {_record_path(port)}): stop it, serve on another port (--port), or join its "
+                f"Ray cluster with RAY_ADDRESS=<its address>"
+            ) from None
+
+
+def serve_until_stopped(port: int) -> None:
+    """Block until Ctrl-C while the apps run on the Ray this process started; record how to reach it, so
+    ``seqlab serve --reload`` in another terminal updates these apps (the record goes when this stops)."""
+    import ray
+
+    record = _record_path(port)
+    tmp = record.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "port": port,
+                               "gcs_address": ray.get_runtime_context().gcs_address}))
+    tmp.replace(record)
+    print("[seqlab] serving until Ctrl-C: this process holds the local Ray, so the apps stop with it; "
+          "`seqlab serve --reload` from another terminal switches them to new champions", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        try:
+            if json.loads(record.read_text()).get("pid") == os.getpid():
+                record.unlink()
+        except (OSError, ValueError):
+            pass
 
 
 def load_serve_file(path: str | Path) -> tuple[dict[str, Any], list[ServeArgs]]:
@@ -283,7 +392,8 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="switch running apps to the version their alias points at now, without downtime",
     )
-    p.add_argument("--block", action="store_true", help="keep serving until Ctrl-C")
+    p.add_argument("--block", action="store_true",
+                   help="keep serving until Ctrl-C also on a cluster (on a Ray this command starts, it always does)")
     return p
 
 
@@ -301,38 +411,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     apps = [validate_args(ServeArgs, {**a.model_dump(), **update}, "--tracking-uri/--alias") for a in apps]
     port = args.port or int(http.get("port", 8000))
-    urls = deploy(
-        apps,
-        reload=args.reload,
-        host=str(http.get("host", "127.0.0.1")),
-        port=port,
-        request_timeout_s=float(http.get("request_timeout_s", 30.0)),
-    )
+    host = str(http.get("host", "127.0.0.1"))
+    joined = join_local_server(port)
+    if joined is not None:
+        print(f"[seqlab] {joined}", flush=True)
+    elif not os.environ.get("RAY_ADDRESS"):
+        import ray
+
+        if not ray.is_initialized():  # this command will start a local Ray and Serve's proxy on the port
+            check_port_free(host, port)
+    urls = deploy(apps, reload=args.reload, host=host, port=port,
+                  request_timeout_s=float(http.get("request_timeout_s", 30.0)))
     for key, url in urls.items():
         print(f"[seqlab] {key:<16} {url}", flush=True)
-    if args.block:
+    from seqlab.runtime.cluster import started_local_ray
+
+    if started_local_ray():  # the apps live as long as this process: serve until Ctrl-C, --block or not
+        serve_until_stopped(port)  # Ctrl-C: the caller stops Ray and exits 130 (seqlab.cli.main)
+    elif args.block:
         print("[seqlab] serving; Ctrl-C stops", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            import os
+            from ray import serve
 
-            if os.environ.get("RAY_ADDRESS"):  # on a cluster the apps outlive us; a local Ray dies with us
-                from ray import serve
-
-                serve.shutdown()
-            raise  # the caller stops Ray and exits 130 (seqlab.cli.main)
-    else:
-        import os
-
-        if not os.environ.get("RAY_ADDRESS"):
-            print(
-                "[seqlab] note: this process started its own Ray, so the apps stop when it exits; "
-                "use --block, "
-                "or `ray start --head` and RAY_ADDRESS=auto",
-                flush=True,
-            )
+            serve.shutdown()  # on a cluster the apps would outlive us
+            raise
     return 0
 
 
@@ -340,6 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry for ``jobs/deploy.py``: the ``seqlab serve`` flags, exit 2 on bad input."""
     import sys
 
+    from seqlab.runtime.console import quiet_libraries
+
+    quiet_libraries()
     parser = argparse.ArgumentParser(prog="jobs/deploy.py")
     sub = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(sub)

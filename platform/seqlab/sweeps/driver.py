@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -186,7 +187,7 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     task = get_task(base.task)
     storage = _storage(sweep)
     sched_name = scheduler or sweep.cfg.scheduler
-    sweep_name = name or sweep.cfg.name or f"sweep-{base.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    sweep_name = name or sweep.cfg.name or default_sweep_name(sweep, base.task)
     if not is_plain_name(sweep_name):  # it becomes a folder under the storage path
         raise ConfigError(f"sweep name {sweep_name!r} (--name or the sweep file's 'name') must be a plain folder "
                           "name: letters, digits, '-', '_', '.', starting with a letter or digit, no '..'")
@@ -221,6 +222,12 @@ def run_sweep(sweep: Sweep, resume: bool = False, scheduler: str | None = None, 
     except BaseException as exc:  # the parent run ends KILLED on Ctrl-C/SIGTERM, FAILED on an error
         tracking.end_run(uri, parent_run_id, run_status(exc))
         raise
+
+
+def default_sweep_name(sweep: Sweep, task: str) -> str:
+    """``<task>-<sweep file's stem>-<time>``: sweeps of different files read apart in MLflow and on disk."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(sweep.path).stem).strip("-.") or "sweep"
+    return f"{task}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, storage: str, sweep_name: str,

@@ -65,6 +65,7 @@ class Sweep:
     task: str
     origin: str
     trial_keys: list[str] = field(default_factory=list)
+    path: str = ""  # the sweep file (its stem names an unnamed sweep)
 
 
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
@@ -95,4 +96,4 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     origin = f"{p} (base {base_path})"
     base = validate_config(base_tree, origin)
     check_space(sweep_cfg.space, base_tree, origin)
-    return Sweep(sweep_cfg, base_tree, base.task, origin, sorted(sweep_cfg.space))
+    return Sweep(sweep_cfg, base_tree, base.task, origin, sorted(sweep_cfg.space), str(p))

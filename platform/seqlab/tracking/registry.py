@@ -218,9 +218,17 @@ def _compare_and_set(c: Any, uri: str, task: Any, name: str, run_id: str, value:
         return Promotion(False, reason, name, None, task.metric, value, value_of(current), None)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    version = mlflow.register_model(f"runs:/{run_id}/model", name, tags={
-        "seqlab.metric": task.metric, "seqlab.metric_value": repr(value), FINGERPRINT_TAG: fingerprint,
-        "seqlab.run_id": run_id})
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    # MLflow prints "Successfully registered model" and "Created version" itself; seqlab's line says which
+    # version and why (an error still raises)
+    printing, MLFLOW_LOGGING_STREAM.enabled = MLFLOW_LOGGING_STREAM.enabled, False
+    try:
+        version = mlflow.register_model(f"runs:/{run_id}/model", name, tags={
+            "seqlab.metric": task.metric, "seqlab.metric_value": repr(value), FINGERPRINT_TAG: fingerprint,
+            "seqlab.run_id": run_id})
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = printing
     # the digest of the checkpoint this version holds: Serve replicas refuse a checkpoint that differs
     from seqlab.tracking.digest import CHECKPOINT_SHA256_TAG, checkpoint_sha256
 
