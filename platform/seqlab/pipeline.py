@@ -119,21 +119,13 @@ def run_pipeline(path: str | Path, force_promote: bool = False,
     Raises:
         ConfigError: a bad pipeline file, or (before anything runs) a Serve port another process holds.
     """
-    import os
-
-    import ray
-
     from seqlab.runtime.cluster import init_ray
-    from seqlab.serve.deploy import check_port_free, join_local_server
+    from seqlab.serve.deploy import reach_local_server
 
     cfg, folder = loaded or load_pipeline(path)
     if cfg.deploy:  # a local server of another terminal is updated, not fought over its port
-        port = serve_apps(cfg.serve, folder)[0]
-        joined = join_local_server(port)
-        if joined is not None:
-            print(f"[seqlab] {joined}", flush=True)
-        elif not os.environ.get("RAY_ADDRESS") and not ray.is_initialized():
-            check_port_free("127.0.0.1", port)
+        port, apps = serve_apps(cfg.serve, folder)
+        reach_local_server("127.0.0.1", port)
     summary: dict[str, Any] = {"steps": {}}
     ok = True
 
@@ -165,7 +157,6 @@ def run_pipeline(path: str | Path, force_promote: bool = False,
     if cfg.deploy:
         from seqlab.serve.deploy import deploy
 
-        port, apps = serve_apps(cfg.serve, folder)
         # reload: pin each app to the champion promoted a moment ago, also when the apps already run
         urls = step("deploy", lambda: deploy(apps, reload=True, port=port))
         if urls is not None:

@@ -316,6 +316,22 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def reach_local_server(host: str, port: int) -> None:
+    """Before serving on ``port``: join the local seqlab server that holds it (another terminal's), or, when
+    this process would start a Ray and a proxy of its own, refuse a port something else holds.
+
+    Raises:
+        ConfigError: the port is taken by a process that is not a reachable seqlab server.
+    """
+    import ray
+
+    joined = join_local_server(port)
+    if joined is not None:
+        print(f"[seqlab] {joined}", flush=True)
+    elif not os.environ.get("RAY_ADDRESS") and not ray.is_initialized():
+        check_port_free(host, port)
+
+
 def serve_until_stopped(port: int) -> None:
     """Block until Ctrl-C while the apps run on the Ray this process started; record how to reach it, so
     ``seqlab serve --reload`` in another terminal updates these apps (the record goes when this stops)."""
@@ -412,14 +428,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     apps = [validate_args(ServeArgs, {**a.model_dump(), **update}, "--tracking-uri/--alias") for a in apps]
     port = args.port or int(http.get("port", 8000))
     host = str(http.get("host", "127.0.0.1"))
-    joined = join_local_server(port)
-    if joined is not None:
-        print(f"[seqlab] {joined}", flush=True)
-    elif not os.environ.get("RAY_ADDRESS"):
-        import ray
-
-        if not ray.is_initialized():  # this command will start a local Ray and Serve's proxy on the port
-            check_port_free(host, port)
+    reach_local_server(host, port)
     urls = deploy(apps, reload=args.reload, host=host, port=port,
                   request_timeout_s=float(http.get("request_timeout_s", 30.0)))
     for key, url in urls.items():

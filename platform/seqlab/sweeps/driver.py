@@ -148,7 +148,7 @@ class SweepResult:
     @property
     def errors(self) -> list[dict[str, Any]]:
         """The trials that ended in an error (a sweep with any is a failed command)."""
-        return [t for t in self.trials if t["status"] == "error"]
+        return _errored(self.trials)
 
     def failure(self) -> str | None:
         """One line naming how many trials failed and the first error; None when none did."""
@@ -157,6 +157,10 @@ class SweepResult:
             return None
         return (f"{len(errors)} of {len(self.trials)} trials failed; first: trial {errors[0]['trial']}: "
                 f"{errors[0]['error'] or 'no error message'}")
+
+
+def _errored(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in trials if t["status"] == "error"]
 
 
 def _storage(sweep: Sweep) -> str:
@@ -279,7 +283,7 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     promotion = None
     not_promoted = None
     do_promote = sweep.cfg.promote if promote is None else promote
-    failed = [t for t in trials if t["status"] == "error"]
+    failed = _errored(trials)
     if best is not None and do_promote and failed:
         # the best trial may be among the failed ones: a half-done sweep never moves the champion by itself
         not_promoted = (f"{len(failed)} of {len(trials)} trials failed, so the sweep's best finished trial is not "

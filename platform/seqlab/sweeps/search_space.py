@@ -248,14 +248,17 @@ def random_points(space: Space, num_samples: int, seed: int) -> list[dict[str, A
     return points
 
 
+def gives_points(space: Space, searcher: str) -> bool:
+    """Whether the trials go to Tune as points (grid; random over a space with conditional keys)."""
+    return searcher == "grid" or (searcher == "random" and any(WHEN in spec for spec in space.values()))
+
+
 def searcher_points(space: Space, searcher: str, num_samples: int, seed: int) -> list[dict[str, Any]] | None:
     """Trials given to Tune as points to evaluate (every key set): the grid's distinct active combinations
     ``num_samples`` times, or a conditional space's random draws; None: Tune samples the space itself."""
-    if searcher == "grid":
-        return grid_points(space, num_samples)
-    if searcher == "random" and any(WHEN in spec for spec in space.values()):
-        return random_points(space, num_samples, seed)
-    return None
+    if not gives_points(space, searcher):
+        return None
+    return grid_points(space, num_samples) if searcher == "grid" else random_points(space, num_samples, seed)
 
 
 class DefineByRun:
@@ -303,6 +306,6 @@ def tune_param_space(space: Space, searcher: str, seed: int) -> dict[str, Any]:
         return {}
     from ray import tune
 
-    if searcher_points(space, searcher, 1, seed) is not None:
+    if gives_points(space, searcher):
         return {k: tune.choice(domain_of(spec)[1] + ([None] if WHEN in spec else [])) for k, spec in space.items()}
     return {k: tune_domain(spec) for k, spec in space.items()}
