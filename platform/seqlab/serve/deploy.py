@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 import urllib.request
@@ -290,9 +291,15 @@ def join_local_server(port: int) -> str | None:
         return None
     if pid == os.getpid() or not _alive(pid):
         return None
-    os.environ["RAY_ADDRESS"] = address
-    # Ray 2.60 turns token authentication on; a client finds the token in ~/.ray/auth_token with this set
+    # Ray 2.60 turns token authentication on; a client finds the token in ~/.ray/auth_token with this set.
+    # Ray reads it once, when `ray` is imported: set later, the join fails authentication after 20 retries.
+    if "ray" in sys.modules and os.environ.get("RAY_AUTH_MODE", "") != "token":
+        raise ConfigError(
+            f"found the seqlab server of process {pid} on port {port}, but this process imported Ray before it "
+            f"could set RAY_AUTH_MODE=token; export RAY_AUTH_MODE=token and RAY_ADDRESS={address}, then retry"
+        )
     os.environ.setdefault("RAY_AUTH_MODE", "token")
+    os.environ["RAY_ADDRESS"] = address
     return f"found the seqlab server of process {pid} on port {port}; updating its apps through its Ray ({address})"
 
 
@@ -323,9 +330,9 @@ def reach_local_server(host: str, port: int) -> None:
     Raises:
         ConfigError: the port is taken by a process that is not a reachable seqlab server.
     """
+    joined = join_local_server(port)  # before `import ray`: see join_local_server
     import ray
 
-    joined = join_local_server(port)
     if joined is not None:
         print(f"[seqlab] {joined}", flush=True)
     elif not os.environ.get("RAY_ADDRESS") and not ray.is_initialized():
