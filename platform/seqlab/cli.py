@@ -232,24 +232,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="registered model name (default seqlab-<task>)")
     p.add_argument("--tracking-uri", default=None)
     p.add_argument("--force", action="store_true", help="promote even if not better (never overwrites a version)")
+    from seqlab.runtime.chatter import add_verbose_flag
+
+    for command in sub.choices.values():
+        add_verbose_flag(command)
     return parser
 
 
+def _point_at_log() -> None:
+    """After a failure: where the other programs' lines of this command are, if any came."""
+    from seqlab.runtime.chatter import chatter_log
+
+    log = chatter_log()
+    if log is not None and log.opened:
+        print(f"[seqlab] other programs' log lines of this command: {log.path}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from seqlab.runtime.console import quiet_libraries
+    from seqlab.runtime.chatter import route_chatter
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet_libraries()
+    route_chatter(args.command, args.verbose)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
     except SeqlabError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _point_at_log()
         return 2
     except KeyboardInterrupt:  # Ctrl-C: runs were closed as KILLED on the way up
         print("[seqlab] interrupted; stopping", file=sys.stderr, flush=True)
         _stop_ray()
         return 130
+    except BaseException:
+        _point_at_log()
+        raise
+    if code != 0:
+        _point_at_log()
+    return code
 
 
 def _stop_ray() -> None:

@@ -16,8 +16,9 @@ def test_seqlab_train_prints_each_epoch_once_and_a_summary(tmp_path: Path) -> No
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
         "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), os.environ.get("PYTHONPATH", "")]),
+        "SEQLAB_LOG_DIR": str(tmp_path / "logs"),
     }
-    for key in ("RAY_ADDRESS", "RAY_TRAIN_ENABLE_PRINT_PATCH", "RAY_DEDUP_LOGS"):  # as a user's shell has it
+    for key in ("RAY_ADDRESS", "RAY_TRAIN_ENABLE_PRINT_PATCH", "RAY_DEDUP_LOGS", "RAY_AIR_NEW_OUTPUT"):  # as a user's shell has it
         env.pop(key, None)
     done = subprocess.run(
         [sys.executable, "-m", "seqlab.cli", "train", "--config", str(ROOT / "configs/sentiment/tiny.yaml"),
@@ -33,6 +34,11 @@ def test_seqlab_train_prints_each_epoch_once_and_a_summary(tmp_path: Path) -> No
     # that is not a terminal
     for chatter in ("Continuing to monitor", "Token authentication is enabled", "\x1b["):
         assert chatter not in out, (chatter, out[-3000:])
+    # the rest of Ray's and MLflow's lines went to one log file, named once (before: on the console)
+    assert "Started a local Ray instance" not in out and "Creating initial MLflow database" not in out
+    logs = list((tmp_path / "logs").glob("train-*.log"))
+    assert len(logs) == 1 and out.count(f"other programs' log lines (Ray, Serve, MLflow): {logs[0]}") == 1
+    assert "Started a local Ray instance" in logs[0].read_text()
     assert "Reporting training result" not in out
     assert "Add type hints to the `predict` method" not in out
     summary = out[out.index("summary"):]

@@ -168,5 +168,6 @@ def test_seqlab_serve_on_a_port_another_process_holds_says_so_in_one_line(tmp_pa
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.strip().splitlines() == [
         f"error: 127.0.0.1:{port} is in use by another process, which is not a seqlab server this command can reach "
-        f"(no live {Path(tempfile.gettempdir()) / f'seqlab-serve-{port}.json'}): stop it, serve on another port "
-        "(--port), or join its Ray cluster with RAY_ADDRESS=<its address>"]
+        f"(no live {Path(tempfile.gettempdir()) / f'seqlab-serve-{port}.json'}; a `seqlab serve` still starting "
+        "writes it when it prints 'serving until Ctrl-C'): stop it, serve on another port (--port), or join its "
+        "Ray cluster with RAY_ADDRESS=<its address>"]

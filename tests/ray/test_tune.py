@@ -126,6 +126,11 @@ def test_a_sweep_with_a_failed_trial_says_so_exits_non_zero_and_promotes_nothing
     assert main(["tune", "--config", str(path)]) == 1
     out = capsys.readouterr()
     assert "half-failed: 2 trials (1 failed)" in out.out
+    # a line per trial event as it happens (Tune's status tables stay off the console)
+    assert "finished after 1/1 epochs" in out.out
+    assert "Trial status" not in out.out and "== Status ==" not in out.out
+    failed_line = next(line for line in out.out.splitlines() if " FAILED after 0/1 epochs: " in line)
+    assert failed_line.startswith("[seqlab] trial ") and "lookback" in failed_line
     assert "error: sweep half-failed: 1 of 2 trials failed; first: trial" in out.err and "lookback" in out.err
     assert "not promoted: 1 of 2 trials failed" in out.out and "seqlab promote --task forecast --run" in out.out
     client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)

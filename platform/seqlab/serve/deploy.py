@@ -218,6 +218,7 @@ def deploy(
     names = [a.app_name for a in apps]
     if len(set(names)) != len(names) or HEALTH_APP in names:
         raise ConfigError(f"application names must be unique and not '{HEALTH_APP}', got {names}")
+    from seqlab.runtime.chatter import adopt_library_loggers
     from seqlab.runtime.cluster import apply_serve_env, init_ray
 
     apply_serve_env()  # before ray.serve reads its settings (at import) in this process
@@ -234,6 +235,7 @@ def deploy(
     access_log = {"enable_access_log": any(a.access_log for a in apps)}
     client = serve_start(proxy_location=config.proxy_location, http_options=config.http_options.model_dump(),
                          global_logging_config=access_log)
+    adopt_library_loggers()  # Serve's driver-side logger prints to the console unless -v (seqlab.runtime.chatter)
     # where the ingress listens: this call's options only apply if it started Serve
     http = client.http_config
     local = http.host if http.host not in ("0.0.0.0", "::", "", None) else "127.0.0.1"
@@ -318,8 +320,9 @@ def check_port_free(host: str, port: int) -> None:
         except OSError:
             raise ConfigError(
                 f"{host}:{port} is in use by another process, which is not a seqlab server this command can "
-                f"reach (no live {_record_path(port)}): stop it, serve on another port (--port), or join its "
-                f"Ray cluster with RAY_ADDRESS=<its address>"
+                f"reach (no live {_record_path(port)}; a `seqlab serve` still starting writes it when it prints "
+                f"'serving until Ctrl-C'): stop it, serve on another port (--port), or join its Ray cluster with "
+                f"RAY_ADDRESS=<its address>"
             ) from None
 
 
@@ -461,13 +464,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry for ``jobs/deploy.py``: the ``seqlab serve`` flags, exit 2 on bad input."""
     import sys
 
-    from seqlab.runtime.console import quiet_libraries
+    from seqlab.runtime.chatter import add_verbose_flag, route_chatter
 
-    quiet_libraries()
     parser = argparse.ArgumentParser(prog="jobs/deploy.py")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_serve_parser(sub)
+    add_verbose_flag(add_serve_parser(sub))
     ns = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    route_chatter("serve", ns.verbose)
     try:
         return cmd_serve(ns)
     except SeqlabError as exc:

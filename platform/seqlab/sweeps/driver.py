@@ -241,6 +241,8 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
     import ray
     from ray import tune
 
+    from seqlab.runtime.chatter import chatter_log
+    from seqlab.sweeps.progress import TrialLines
     from seqlab.tracking.registry import promote as promote_run
 
     context = {"base_tree": sweep.base_tree, "uri": uri, "experiment": experiment, "parent_run_id": parent_run_id,
@@ -269,7 +271,10 @@ def _fit_sweep(sweep: Sweep, base: Any, task: Any, uri: str, experiment: str, st
                 metric=task.metric, mode=task.mode, num_samples=_num_samples(sweep),
                 search_alg=_searcher(sweep, task.metric, task.mode),
                 scheduler=_scheduler(sched_name, base.train.epochs, sweep.cfg), reuse_actors=True),
-            run_config=tune.RunConfig(name=sweep_name, storage_path=storage, verbose=1,
+            # Tune's status tables only with -v; seqlab prints a line per trial event
+            run_config=tune.RunConfig(name=sweep_name, storage_path=storage, verbose=0 if chatter_log() else 1,
+                                      callbacks=[TrialLines(task.metric, task.mode, base.train.epochs,
+                                                            _num_samples(sweep))],
                                       failure_config=tune.FailureConfig(fail_fast=False),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
         )
