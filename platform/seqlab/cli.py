@@ -37,10 +37,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
+    if args.action == "shards":
+        return _write_shards(args)
     from seqlab.describe import describe_all
 
     report = describe_all(args.config)
     print(json.dumps(report, indent=2) if args.json else _render(report))
+    return 0
+
+
+def _write_shards(args: argparse.Namespace) -> int:
+    from seqlab.data.reviews import read_packaged_reviews
+    from seqlab.data.shards import write_shards
+
+    texts, labels = read_packaged_reviews()
+    t0 = time.perf_counter()
+    paths = write_shards(texts, labels, args.out, args.format, files=args.files, repeat=args.repeat, seed=args.seed)
+    print(f"[seqlab] wrote {len(texts) * args.repeat:,} reviews ({len(texts):,} distinct) as {len(paths)} "
+          f"{args.format} files under {args.out} in {time.perf_counter() - t0:.1f} s; train on them with "
+          f"data.source=files data.path={args.out}", flush=True)
     return 0
 
 
@@ -194,11 +209,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. train.lr=1e-3")
 
-    p = sub.add_parser("data", help="data commands")
-    p.add_argument("action", choices=["describe"])
+    data = sub.add_parser("data", help="data commands: describe, shards").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = data.add_parser("describe", help="per task: sources, splits, coverage, baseline")
     p.add_argument("--config", action="append", default=[],
                    help="describe this config's data instead of its task's defaults (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p = data.add_parser("shards", help="write the packaged reviews as sharded files (data.source: files)")
+    p.add_argument("--out", required=True, help="a folder or an s3:// prefix (credentials from the environment)")
+    p.add_argument("--format", choices=["parquet", "csv", "json"], default="parquet")
+    p.add_argument("--files", type=int, default=16, help="number of shards (default 16)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="write every review N times, in a seeded order (a larger set for scale benchmarks)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("train", help="train one config on Ray Train, tracked in MLflow")
     p.add_argument("--config", required=True)
@@ -234,9 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="promote even if not better (never overwrites a version)")
     from seqlab.runtime.chatter import add_verbose_flag
 
-    for command in sub.choices.values():
+    for command in _leaf_parsers(parser):
         add_verbose_flag(command)
     return parser
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of runnable commands (``train``, ``data describe``), below every level of subcommands."""
+    nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not nested:
+        return [parser]
+    return [leaf for action in nested for child in action.choices.values() for leaf in _leaf_parsers(child)]
 
 
 def _point_at_log() -> None:

