@@ -46,3 +46,30 @@ def test_second_terminal_joins_the_local_servers_ray(tmp_path: Path) -> None:
     assert f"found the seqlab server of process {os.getpid()} on port {port}" in out
     assert "joined 4.0" in out  # the session Ray's TRAIN_DRIVER slots: this process did not start its own
     assert "InvalidAuthToken" not in out
+
+
+TWO_THREADS = """
+import threading
+from seqlab.runtime.cluster import init_ray
+results, errors = [], []
+def start():
+    try:
+        results.append(init_ray(num_cpus=1, object_store_mb=128))
+    except Exception as exc:
+        errors.append(repr(exc))
+helper = threading.Thread(target=start)  # as the training driver's data-preparing thread
+helper.start()
+start()  # the main thread, as the training driver
+helper.join()
+print("errors", errors, "started", len(results), flush=True)
+"""
+
+
+def test_a_helper_thread_and_the_main_thread_starting_ray_at_once_start_one(tmp_path: Path) -> None:
+    # `seqlab train` starts Ray while a helper thread prepares the data, which starts Ray too where Ray Data
+    # reads sharded files. Before: "AssertionError: Perhaps you called ray.init twice by accident?"; and where
+    # the helper thread won, ray.cluster_resources() hung on the main thread
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", TWO_THREADS], env=env, capture_output=True, text=True,
+                          timeout=120, check=False, cwd=tmp_path)
+    assert "errors [] started 2" in done.stdout, (done.stdout + done.stderr)[-3000:]

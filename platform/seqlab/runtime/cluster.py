@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from typing import Any
 
 from seqlab.runtime.chatter import adopt_library_loggers, route_worker_lines
@@ -127,7 +128,31 @@ def started_local_ray() -> bool:
 
 def init_ray(num_cpus: int | None = None, dashboard: bool = False, object_store_mb: int = 1024,
              driver_slots: int = 8) -> dict[str, Any]:
-    """Start or join Ray once; return the cluster's resources."""
+    """Start or join Ray once; return the cluster's resources.
+
+    Safe to call from two threads at once (the training driver starts Ray while a helper thread prepares the
+    data, which may itself need Ray: Ray Data reads sharded files). Ray must be started from the main thread:
+    started from a helper thread, ``ray.cluster_resources()`` then hung on the main one. So a helper thread
+    waits (up to :data:`HELPER_WAIT_S`) for the main thread to start it.
+    """
+    import ray
+
+    main = threading.current_thread() is threading.main_thread()
+    if not main and not ray.is_initialized():
+        _STARTED_BY_MAIN.wait(timeout=HELPER_WAIT_S)
+    with _INIT_LOCK:
+        resources = _init_ray(num_cpus, dashboard, object_store_mb, driver_slots)
+    if main:
+        _STARTED_BY_MAIN.set()
+    return resources
+
+
+_INIT_LOCK = threading.Lock()
+_STARTED_BY_MAIN = threading.Event()
+HELPER_WAIT_S = 120.0  # then a helper thread starts Ray itself (no main thread is going to)
+
+
+def _init_ray(num_cpus: int | None, dashboard: bool, object_store_mb: int, driver_slots: int) -> dict[str, Any]:
     import ray
 
     if not ray.is_initialized():
