@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -295,6 +296,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("[seqlab] interrupted; stopping", file=sys.stderr, flush=True)
         _stop_ray()
         return 130
+    except SystemExit as exc:
+        if exc.code != signal.SIGTERM:
+            raise
+        # SIGTERM: the handler ray.init installs exits with code 15. Left to the interpreter's exit, Ray's
+        # shutdown ran from atexit, aborted (exit -6) and could leave Serve's HAProxy listening on the ports.
+        print("[seqlab] terminated; stopping", file=sys.stderr, flush=True)
+        _stop_ray()
+        return 128 + signal.SIGTERM
     except BaseException:
         _point_at_log()
         raise

@@ -129,10 +129,11 @@ def test_train_from_s3_shards_as_from_the_same_local_shards(s3: str, tmp_path: P
     assert remote.train_texts == local.train_texts and remote.test_texts == local.test_texts
     assert remote.source.startswith("files s3://reviews/imdb/ (3 parquet files)")
 
-    cfg = _files_cfg("s3://reviews/imdb/", f"train.storage_path={tmp_path / 'store'}", "train.epochs=2",
-                     "model.name=gru", "model.embed_dim=8", "model.hidden=8", "train.batch_size=8")
+    cfg = _files_cfg("s3://reviews/imdb/", f"train.storage_path={tmp_path / 'store'}", "train.epochs=1",
+                     "model.name=gru", "model.embed_dim=8", "model.hidden=8", "train.batch_size=8",
+                     "tracking.log_model=false")
     result = run_training(cfg)
-    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert [h["epoch"] for h in result.history] == [1]
     assert 0.0 <= result.test_metrics["test_accuracy"] <= 1.0
     task = get_task("sentiment")
     before = task.data_fingerprint(cfg)

@@ -94,3 +94,28 @@ def test_worker_lines_split_into_seqlabs_own_and_the_rest() -> None:
                       "reload"]
     none, rest = split_worker_lines({"pid": 7, "lines": ["only chatter"]})
     assert none is None and rest == ["(pid=7) only chatter"]
+
+
+def test_sigterm_stops_the_command_through_seqlabs_own_stop(log_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    from seqlab import cli
+
+    stopped: list[bool] = []
+
+    def terminated(args: object) -> int:
+        raise SystemExit(signal.SIGTERM)  # what the SIGTERM handler of ray.init raises
+
+    monkeypatch.setitem(cli.COMMANDS, "validate", terminated)
+    monkeypatch.setattr(cli, "_stop_ray", lambda: stopped.append(True))
+    assert cli.main(["validate", "--config", "x.yaml"]) == 128 + signal.SIGTERM
+    assert stopped == [True] and "[seqlab] terminated; stopping" in capsys.readouterr().err
+
+    def exits(args: object) -> int:
+        raise SystemExit(3)  # any other exit is left alone
+
+    monkeypatch.setitem(cli.COMMANDS, "validate", exits)
+    with pytest.raises(SystemExit):
+        cli.main(["validate", "--config", "x.yaml"])
+    assert stopped == [True]

@@ -225,6 +225,8 @@ def deploy(
     from ray.serve._private.api import serve_start
     from ray.serve.schema import ServeDeploySchema
 
+    adopt_library_loggers()  # ray.serve put a console handler on its logger when imported (unless -v)
+
     if reload:
         apps = [_pin_champion(a) for a in apps]
     config = ServeDeploySchema.model_validate(serve_config(apps, host, port, request_timeout_s))
@@ -235,7 +237,6 @@ def deploy(
     access_log = {"enable_access_log": any(a.access_log for a in apps)}
     client = serve_start(proxy_location=config.proxy_location, http_options=config.http_options.model_dump(),
                          global_logging_config=access_log)
-    adopt_library_loggers()  # Serve's driver-side logger prints to the console unless -v (seqlab.runtime.chatter)
     # where the ingress listens: this call's options only apply if it started Serve
     http = client.http_config
     local = http.host if http.host not in ("0.0.0.0", "::", "", None) else "127.0.0.1"
