@@ -149,7 +149,7 @@ def _format_errors(exc: ValidationError, origin: str, root: type[BaseModel]) -> 
             allowed = ", ".join(sorted(section.model_fields)) if section else "see the config schema"
             msg = f"unknown key; allowed here: {allowed}"
         got = err.get("input")
-        shown = "" if err["type"] in ("missing",) or isinstance(got, dict) else f", got {got!r}"
+        shown = "" if err["type"] in ("missing",) or isinstance(got, dict) else f", got {_short(repr(got), 200)}"
         lines.append(f"  {key}: {msg}{shown}")
     return f"invalid config ({origin}):\n" + "\n".join(lines)
 
@@ -187,15 +187,86 @@ def validate_tree(tree: Any, origin: str, models: Mapping[str, type[BaseModel]])
         raise ConfigError(_format_errors(exc, origin, models[task])) from None
 
 
+MAX_YAML_BYTES = 1 << 20  # a config, sweep, pipeline or serve file; seqlab's own are under 5 KiB
+MAX_YAML_DEPTH = 32  # nesting of mappings and lists; seqlab's files use 4
+MAX_YAML_NODES = 100_000  # values after aliases are expanded: an alias bomb of 605 bytes expands to billions
+
+
+class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """PyYAML's safe loader, refusing a key given twice in one mapping (the later one silently won)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice (lines {seen[key]} and "
+                        f"{key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def _check_size(value: Any, where: str) -> None:
+    """Refuse a tree nested deeper than MAX_YAML_DEPTH or holding more than MAX_YAML_NODES values (aliases
+    counted every time they are used), before anything walks or prints it."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MAX_YAML_NODES:
+            raise ConfigError(f"{where}: more than {MAX_YAML_NODES:,} values (with aliases expanded); "
+                              f"a config is far smaller: remove the repeated aliases")
+        if isinstance(item, (dict, list)):
+            if depth > MAX_YAML_DEPTH:
+                raise ConfigError(f"{where}: nested deeper than {MAX_YAML_DEPTH} levels")
+            children = list(item.values()) if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def load_yaml_file(path: str | Path, what: str) -> Any:
+    """Read one YAML file the way every seqlab file is read: at most MAX_YAML_BYTES, UTF-8, safe types only,
+    no key twice in a mapping, bounded depth and size.
+
+    Args:
+        path: the file.
+        what: what it is, for messages ("config file", "serve config", ...).
+
+    Raises:
+        ConfigError: naming the file, and the line where the YAML parser knows it.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{what} {p} cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{what} {p} is larger than {MAX_YAML_BYTES // 1024} KiB; a config is a few KiB")
+    try:
+        tree = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # a SafeLoader: plain data types only
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {p} is not UTF-8 text (byte {exc.start + 1}, counted from 1)") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {p}: nested deeper than {MAX_YAML_DEPTH} levels") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {p} is not valid YAML: {_short(str(exc))}") from None
+    _check_size(tree, f"{what} {p}")
+    return tree
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with errors naming the file."""
+    """Read a YAML mapping (see :func:`load_yaml_file`), with errors naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p} (give a path to a YAML file, e.g. configs/<task>/tiny.yaml)")
-    try:
-        tree = yaml.safe_load(p.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+    tree = load_yaml_file(p, "config file")
     if tree is None:
         tree = {}
     if not isinstance(tree, dict):

@@ -35,3 +35,34 @@ class CheckpointError(SeqlabError):
 
 class TrackingError(SeqlabError):
     """The MLflow store or registry cannot be used as asked."""
+
+
+def seqlab_cause(exc: BaseException) -> SeqlabError | None:
+    """The SeqlabError behind an error raised in another Ray process, through Ray's wrappers: a task's or
+    actor's cause, a Train worker's failures, an error Tune stored. Ray Data wraps an error of a map step in a
+    UserCodeException that keeps only its traceback text: there the last ``seqlab.errors.<Kind>: ...`` line
+    is turned back into that kind."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SeqlabError):
+            return e
+        marked = [line for line in str(e).splitlines() if line.startswith(f"{__name__}.")]
+        kinds: dict[str, type[SeqlabError]] = {SeqlabError.__name__: SeqlabError}
+        kinds.update((kind.__name__, kind) for kind in SeqlabError.__subclasses__())
+        for line in reversed(marked):
+            name, _, message = line.removeprefix(f"{__name__}.").partition(": ")
+            if name in kinds and message:
+                return kinds[name](message.strip())
+        stack.extend([e.__cause__, e.__context__, getattr(e, "cause", None)])
+        for attr in ("worker_failures", "error"):
+            v = getattr(e, attr, None)
+            if isinstance(v, dict):
+                stack.extend(x for x in v.values() if isinstance(x, BaseException))
+            elif isinstance(v, BaseException):
+                stack.append(v)
+    return None

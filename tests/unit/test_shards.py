@@ -123,3 +123,22 @@ def test_written_shards_hold_every_review_repeat_times_in_a_seeded_order(tmp_pat
     assert len(pd.concat(pd.read_csv(p) for p in csv)) == 64
     with pytest.raises(DataError, match="files and repeat must be >= 1"):
         write_shards(texts, labels, str(tmp_path / "z"), files=0)
+
+
+def test_a_data_error_is_found_behind_rays_wrappers() -> None:
+    from seqlab.errors import SeqlabError, seqlab_cause
+
+    # Ray Data keeps only the traceback text of an error raised in a map step
+    wrapped = RuntimeError("ray::MapBatches(_Labelled)()\n  File \"shards.py\", line 9\n"
+                           "seqlab.errors.DataError: /data/part-3.parquet: row 2 label is 7; allowed: 0, 1")
+    found = seqlab_cause(wrapped)
+    assert isinstance(found, DataError) and str(found) == "/data/part-3.parquet: row 2 label is 7; allowed: 0, 1"
+    try:
+        try:
+            raise ConfigError("train.lr must be > 0")
+        except ConfigError as inner:
+            raise RuntimeError("a worker failed") from inner
+    except RuntimeError as outer:
+        assert isinstance(seqlab_cause(outer), ConfigError)
+    assert seqlab_cause(RuntimeError("seqlab.errors.NoSuchKind: x")) is None
+    assert isinstance(seqlab_cause(SeqlabError("plain")), SeqlabError)

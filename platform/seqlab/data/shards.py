@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from seqlab.errors import DataError
+from seqlab.errors import DataError, seqlab_cause
 
 FORMATS: dict[str, tuple[str, ...]] = {"parquet": (".parquet", ".pq"), "csv": (".csv",),
                                        "json": (".jsonl", ".json", ".ndjson")}
@@ -191,6 +192,10 @@ def _read_table(path: str, fmt: str, filesystem: Any, rules: ShardRules) -> Any:
         return table if isinstance(table, pa.Table) else pa.Table.from_batches([table])
 
 
+def _is_null(value: Any) -> bool:
+    return value is None or isinstance(value, float) and math.isnan(value)
+
+
 def _where(path: str, fmt: str, filesystem: Any, rules: ShardRules, column: str, bad: Any) -> str:
     """``<file>: row <n> <column>`` for the first row of the file whose ``column`` equals ``bad`` (header not
     counted), or ``<file>: no column ...`` where the file lacks it (Ray Data fills a column that another shard
@@ -203,7 +208,7 @@ def _where(path: str, fmt: str, filesystem: Any, rules: ShardRules, column: str,
         raise DataError(f"{path}: no column {column!r}; its columns: {', '.join(table.column_names)} (set "
                         f"data.text_column / data.label_column / data.key_column)")
     values = table.column(column).to_pylist()
-    found = [i for i, v in enumerate(values) if v == bad or (bad is None or bad != bad) and v is None]
+    found = [i for i, v in enumerate(values) if v == bad or _is_null(bad) and v is None]
     return f"{path}: row {found[0] + 1} {column}" if found else f"{path}: {column}"
 
 
@@ -232,7 +237,7 @@ class _Labelled:
         bad = [i for i, v in enumerate(values) if v is None or LABELS.get(str(v).strip().lower()) is None]
         if bad:
             value = values[bad[0]] if isinstance(values[bad[0]], (str, int, float)) else None
-            value = None if isinstance(value, float) and value != value else value  # a null read as NaN
+            value = None if _is_null(value) else value  # a null read as NaN
             where = _where(paths[bad[0]], self.fmt, self.filesystem, r, r.label_column, value)
             raise DataError(f"{where} is {value!r}; allowed: 0, 1, pos, neg, positive, negative")
         labels = parse_labels(values, where)
@@ -242,27 +247,6 @@ class _Labelled:
                  else assign_splits(rank, r.val_fraction, r.test_fraction, r.has_test))
         return {"text": texts, "label": labels, "split": split, "rank": rank}
 
-
-def _data_error(exc: BaseException) -> DataError | None:
-    """The DataError a Ray Data task raised, from the wrapper Ray puts around it."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, DataError):
-            return DataError(str(e).split("DataError: ")[-1].strip())
-        # Ray Data wraps an error of a map step in a UserCodeException that keeps only its traceback text
-        marked = [line for line in str(e).splitlines() if line.startswith(_MARK)]
-        if marked:
-            return DataError(marked[-1].removeprefix(_MARK).strip())
-        todo += [e.__cause__, e.__context__, getattr(e, "cause", None)]
-    return None
-
-
-_MARK = f"{DataError.__module__}.{DataError.__qualname__}: "
 
 
 def _unreadable(files: ShardFiles, rules: ShardRules) -> str:
@@ -322,9 +306,9 @@ def read_shards(files: ShardFiles, rules: ShardRules) -> Any:
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 (Ray wraps the reader's and our errors; both become one line)
-        found = _data_error(exc)
+        found = seqlab_cause(exc)
         if found is not None:
-            raise found from None
+            raise DataError(str(found)) from None
         raise DataError(_unreadable(files, rules) or f"data.path {files.uri!r}: Ray Data could not read it: "
                         f"{str(exc).splitlines()[-1][:300]}") from None
 

@@ -25,8 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from seqlab.config import load_yaml_file
 from seqlab.errors import ConfigError, SeqlabError, TrackingError
 from seqlab.serve.schemas import HEALTH_SERVER, HealthArgs, ServeArgs, validate_args
 from seqlab.tracking.registry import model_name
@@ -371,10 +370,7 @@ def load_serve_file(path: str | Path) -> tuple[dict[str, Any], list[ServeArgs]]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"serve config not found: {p} (e.g. configs/serve.yaml)")
-    try:
-        tree = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"serve config {p} is not valid YAML: {exc}") from None
+    tree = load_yaml_file(p, "serve config") or {}
     if not isinstance(tree, dict) or not isinstance(tree.get("applications", []), list):
         raise ConfigError(f"serve config {p}: expected a mapping with an 'applications' list")
     apps = []

@@ -24,7 +24,7 @@ import torch
 
 from seqlab.checkpoint import load_state, save_state
 from seqlab.config import TaskConfig, config_to_dict, flatten
-from seqlab.errors import ConfigError, SeqlabError
+from seqlab.errors import ConfigError, SeqlabError, seqlab_cause
 from seqlab.runtime.background import InBackground
 from seqlab.runtime.console import Clock, epoch_line
 from seqlab.runtime.signals import keeping_signals, run_status
@@ -240,7 +240,7 @@ def run_training(cfg: AnyConfig, *, prepared: Prepared | None = None, parent_run
     except BaseException as exc:  # Ctrl-C, SIGTERM, a failure in training, test evaluation or model logging
         if uri is not None and run_id is not None and not keep_finished:
             tracking.end_run(uri, run_id, run_status(exc))
-        cause = _seqlab_cause(exc) if isinstance(exc, Exception) else None
+        cause = seqlab_cause(exc) if isinstance(exc, Exception) else None
         if cause is not None:
             raise cause from None
         raise
@@ -285,22 +285,3 @@ def _model_file(state: dict[str, Any], folder: Path) -> Path:
     return save_state(folder, {k: state[k] for k in _MODEL_KEYS if k in state})
 
 
-def _seqlab_cause(exc: BaseException) -> SeqlabError | None:
-    """Find a SeqlabError raised inside a worker, through Ray's wrappers."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, SeqlabError):
-            return e
-        stack.extend([e.__cause__, e.__context__, getattr(e, "cause", None)])
-        for attr in ("worker_failures", "error"):
-            v = getattr(e, attr, None)
-            if isinstance(v, dict):
-                stack.extend(x for x in v.values() if isinstance(x, BaseException))
-            elif isinstance(v, BaseException):
-                stack.append(v)
-    return None
