@@ -27,7 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from seqlab.errors import ConfigError
 
+# Upper bounds on sizes: a typo (an extra zero or two) fails here, before Ray starts, not as "can't allocate
+# 256000000000 bytes" inside torch on a worker.
 MAX_HIDDEN = 4096  # recurrent / dense units of any model (a typo with an extra zero asks for gigabytes)
+MAX_EMBED_DIM = 4096  # GloVe's largest vectors have 300 dimensions
+MAX_FILTERS = 4096  # Conv1D output channels
+MAX_KERNEL = 1024  # Conv1D kernel and pooling widths
+MAX_WEIGHTS_GIB = 4.0  # one weight matrix of a model (float32), before the optimizer's copies
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
@@ -48,19 +54,19 @@ class StrictModel(BaseModel):
 class TrainConfig(StrictModel):
     """How training runs: optimisation, workers, checkpoints, early stopping."""
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(128, ge=1)
+    epochs: int = Field(10, ge=1, le=100_000)
+    batch_size: int = Field(128, ge=1, le=65_536)
     lr: float = Field(1e-3, gt=0.0, le=1.0)
     optimizer: Literal["adam", "rmsprop", "keras_rmsprop", "sgd"] = "adam"  # keras_rmsprop: seqlab.training.optim
     weight_decay: float = Field(0.0, ge=0.0, allow_inf_nan=False)  # .inf would pass ge=0 and zero every weight
     max_steps_per_epoch: int | None = Field(None, ge=1)  # caps an epoch (the book's steps_per_epoch)
     patience: int | None = Field(None, ge=1)  # early stopping on the validation metric; None = off
-    num_workers: int = Field(1, ge=1)
+    num_workers: int = Field(1, ge=1, le=1024)
     use_gpu: bool = False
     cpus_per_worker: float = Field(1.0, gt=0.0, le=1024.0, allow_inf_nan=False)  # .inf: no node could fit it
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"  # SPREAD: across nodes
-    torch_threads: int | None = Field(None, ge=1)  # None: cpus_per_worker rounded
-    max_failures: int = Field(2, ge=0)
+    torch_threads: int | None = Field(None, ge=1, le=1024)  # None: cpus_per_worker rounded
+    max_failures: int = Field(2, ge=0, le=100)
     storage_path: str | None = None  # absolute path or URI; None = ~/ray_results
     # same name + same storage resumes a stopped run; a folder name under storage_path, never a path
     run_name: str | None = None

@@ -42,8 +42,8 @@ class ReviewsDataConfig(StrictModel):
     label_column: str = Field("label", min_length=1)
     key_column: str | None = Field(None, min_length=1)  # a row's split key; None: the text itself
     test_path: str | None = None  # shards that are the test split (else test_fraction of data.path is held out)
-    max_words: int = Field(10_000, ge=2)  # top-N words kept in the index (0 = padding, 1 = OOV)
-    maxlen: int = Field(200, ge=1)  # words kept per review (the last `maxlen`, like Keras' pad_sequences)
+    max_words: int = Field(10_000, ge=2, le=10_000_000)  # top-N words kept in the index (0 = padding, 1 = OOV)
+    maxlen: int = Field(200, ge=1, le=100_000)  # words kept per review (the last `maxlen`, like Keras' pad_sequences)
     train_samples: int | None = Field(None, ge=1)  # the chapter's small-data setting uses 200
     val_samples: int | None = Field(None, ge=1)  # ... and validates on 10,000
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # of the non-test reviews

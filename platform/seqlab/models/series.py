@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from seqlab.config import MAX_HIDDEN, StrictModel
+from seqlab.config import MAX_FILTERS, MAX_HIDDEN, MAX_KERNEL, StrictModel
 from seqlab.errors import ConfigError
 
 
@@ -39,9 +39,9 @@ class SeriesModelConfig(StrictModel):
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the inputs of each recurrent layer
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the hidden-to-hidden weights
-    conv_filters: int = Field(32, ge=1)
-    conv_kernel: int = Field(5, ge=1)
-    pool: int = Field(3, ge=1)
+    conv_filters: int = Field(32, ge=1, le=MAX_FILTERS)
+    conv_kernel: int = Field(5, ge=1, le=MAX_KERNEL)
+    pool: int = Field(3, ge=1, le=MAX_KERNEL)
     residual: bool = False  # predict the change from the window's last target value, not the value
 
 

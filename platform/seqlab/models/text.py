@@ -21,7 +21,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from seqlab.config import MAX_HIDDEN, StrictModel
+from seqlab.config import MAX_EMBED_DIM, MAX_FILTERS, MAX_HIDDEN, MAX_KERNEL, StrictModel
 from seqlab.errors import ConfigError
 
 TEXT_MODELS = ("flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag")
@@ -33,7 +33,7 @@ class TextModelConfig(StrictModel):
 
     name: Literal["flatten", "conv1d", "simple_rnn", "gru", "lstm", "ngram_bag"] = "conv1d"
     embedding: Literal["learned", "glove"] = "learned"
-    embed_dim: int = Field(32, ge=1)  # must equal the GloVe dimension when embedding is 'glove'
+    embed_dim: int = Field(32, ge=1, le=MAX_EMBED_DIM)  # must equal the GloVe dimension when embedding is 'glove'
     freeze_embedding: bool = False  # the chapter freezes pretrained vectors
     # Upper bounds catch a typo (an extra zero or two) before it asks for gigabytes: a GRU layer of 4096 units
     # already holds ~100M weights; 2^24 hashed n-gram rows of embed_dim 32 take 2 GiB plus Adam's 4 GiB.
@@ -41,9 +41,9 @@ class TextModelConfig(StrictModel):
     layers: int = Field(1, ge=1, le=4)
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    conv_filters: int = Field(32, ge=1)
-    conv_kernel: int = Field(7, ge=1)
-    pool: int = Field(5, ge=1)
+    conv_filters: int = Field(32, ge=1, le=MAX_FILTERS)
+    conv_kernel: int = Field(7, ge=1, le=MAX_KERNEL)
+    pool: int = Field(5, ge=1, le=MAX_KERNEL)
     ngrams: int = Field(2, ge=1, le=3)  # ngram_bag: words plus hashed 2-grams (and 3-grams)
     hash_buckets: int = Field(2**18, ge=1, le=MAX_HASH_BUCKETS)  # ngram_bag: rows for hashed n-grams (hashing trick)
     binary_bag: bool = False  # ngram_bag: each word / n-gram counts once per review (a set, not a multiset)

@@ -20,7 +20,7 @@ import torch
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-from seqlab.config import TaskConfig
+from seqlab.config import MAX_WEIGHTS_GIB, TaskConfig
 from seqlab.data.bags import BagSplit, ngram_bags
 from seqlab.data.glove import embedding_matrix, load_glove
 from seqlab.data.reviews import ReviewsDataConfig, ReviewSplits, load_reviews
@@ -44,6 +44,23 @@ class SentimentConfig(TaskConfig):
                 f"model.name='ngram_bag' trains its n-gram table with sparse gradients, which only "
                 f"train.optimizer='adam' updates (row by row); got train.optimizer='{self.train.optimizer}'"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _weights_fit(self) -> SentimentConfig:
+        # each bound alone passes while a product asks for gigabytes: the embedding table (words, plus hashed
+        # n-grams for ngram_bag) and the Flatten model's dense layer (maxlen x embed_dim inputs)
+        d, m = self.data, self.model
+        rows = d.max_words + (m.hash_buckets if m.name == "ngram_bag" else 0)
+        largest = {f"embedding table ({rows:,} rows x model.embed_dim={m.embed_dim})": rows * m.embed_dim}
+        if m.name == "flatten":
+            largest[f"dense layer (data.maxlen={d.maxlen} x model.embed_dim={m.embed_dim} x model.hidden="
+                    f"{m.hidden})"] = d.maxlen * m.embed_dim * m.hidden
+        for what, count in largest.items():
+            gib = count * 4 / 2**30
+            if gib > MAX_WEIGHTS_GIB:
+                raise ValueError(f"the {what} would hold {gib:.1f} GiB of float32 weights; at most "
+                                 f"{MAX_WEIGHTS_GIB:.0f} GiB: lower data.max_words, model.embed_dim or the others")
         return self
 
     @model_validator(mode="after")
