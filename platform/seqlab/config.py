@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import copy
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from seqlab.errors import ConfigError
 
@@ -46,6 +47,30 @@ class StrictModel(BaseModel):
     """Every config section: unknown keys are errors (never stripped), values are frozen once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic turns true/false into 1/0 for an int or float field: `train.epochs=true` trained 1 epoch
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if _is_numeric(annotation) and not _admits_bool(annotation):
+                raise ValueError(f"expected a number, not the YAML boolean {str(value).lower()}")
+        return value
+
+
+def _is_numeric(annotation: Any) -> bool:
+    """Whether a field's type is int or float, or a union holding one."""
+    if annotation in (int, float):
+        return True
+    return any(_is_numeric(arg) for arg in typing.get_args(annotation))
+
+
+def _admits_bool(annotation: Any) -> bool:
+    """Whether a field's type takes a bool as itself (bool, a union with bool, Any)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_admits_bool(arg) for arg in typing.get_args(annotation))
 
 
 # -------------------------------------------------------------------------------------------- shared parts

@@ -38,3 +38,14 @@ def test_sizes_that_pass_alone_but_multiply_to_gigabytes_are_refused() -> None:
     ok = load_config(None, {"task": "sentiment", "model.name": "ngram_bag", "model.hash_buckets": 2**24,
                             "model.embed_dim": 32})
     assert ok.model.hash_buckets == 2**24  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("key", ["train.epochs", "train.lr", "train.torch_threads", "data.maxlen"])
+def test_a_yaml_boolean_is_not_taken_for_a_number(key: str) -> None:
+    # before: pydantic turned true into 1, so `train.epochs=true` trained one epoch and said nothing
+    with pytest.raises(ConfigError, match=rf"{key}: expected a number, not the YAML boolean true"):
+        load_config(None, {"task": "sentiment", key: True})
+    assert load_config(None, {"task": "sentiment", "model.name": "gru", "model.bidirectional": True,
+                              "train.use_gpu": False}).model.bidirectional  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="data.path: Input should be a valid string"):
+        load_config(None, {"task": "sentiment", "data.source": "csv", "data.path": True})
