@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -43,8 +44,19 @@ def _cmd_data(args: argparse.Namespace) -> int:
     from seqlab.describe import describe_all
 
     report = describe_all(args.config)
-    print(json.dumps(report, indent=2) if args.json else _render(report))
+    print(json.dumps(_finite(report), indent=2, allow_nan=False) if args.json else _render(report))
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float as None: JSON has no NaN (json.dumps wrote a bare ``NaN``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _write_shards(args: argparse.Namespace) -> int:
@@ -283,7 +295,11 @@ def _point_at_log() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from seqlab.runtime.chatter import route_chatter
 
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports the task registry, and with it the modules of SEQLAB_TASK_MODULES
+    except SeqlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     route_chatter(args.command, args.verbose)
     try:

@@ -119,3 +119,31 @@ def test_sigterm_stops_the_command_through_seqlabs_own_stop(log_dir: Path, monke
     with pytest.raises(SystemExit):
         cli.main(["validate", "--config", "x.yaml"])
     assert stopped == [True]
+
+
+def test_a_bad_task_module_setting_is_one_error_line_not_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # before: the parser (which imports the task registry) was built outside main()'s error handling
+    env = {**os.environ, "SEQLAB_TASK_MODULES": "no_such_task_module"}
+    done = subprocess.run([sys.executable, "-m", "seqlab.cli", "validate", "--config", "x.yaml"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: SEQLAB_TASK_MODULES: cannot import task module 'no_such_task_module' (No module named "
+        "'no_such_task_module'); set it to importable module paths, comma-separated"]
+
+
+def test_describe_json_is_json_even_with_a_nan(monkeypatch: pytest.MonkeyPatch, log_dir: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from seqlab import cli, describe
+
+    # e.g. the std of a column with no value in the train split; before: json.dumps printed a bare NaN
+    monkeypatch.setattr(describe, "describe_all", lambda configs: {"forecast": {"std": float("nan"),
+                                                                              "rows": [1.0, float("inf")]}})
+    assert cli.main(["data", "describe", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"not JSON: {c}")) == {
+        "forecast": {"std": None, "rows": [1.0, None]}}
