@@ -46,6 +46,10 @@ def test_parses_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("a 1 2 3\nb 1 x 3\n", r":2: found 'x', which is not a number"),
         ("a 1 2 3\n\nb 1 2 3\n", r":2: blank line inside the file"),
         ("a\n", r":1: found a word and no numbers"),
+        # before: float() read these, and the NaN/inf reached the embedding matrix
+        ("a 1 2 3\nb 1 nan 3\n", r":2: found 'nan', which is not a finite float32"),
+        ("a 1 2 3\nb 1 2 -inf\n", r":2: found '-inf', which is not a finite float32"),
+        ("a 1 2 1e39\n", r":1: found '1e39', which is not a finite float32"),
         ("", r"no vectors found"),
     ],
 )

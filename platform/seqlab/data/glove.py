@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import warnings
 from dataclasses import dataclass, field
 from itertools import islice
@@ -95,7 +96,14 @@ def _parse_chunk(
                         path, first_line + i, f"found {token!r}, which is not a number", dim
                     ) from None
         raise DataError(f"{path}:{first_line}-{first_line + len(lines) - 1}: could not parse the numbers")
-    return words, values.reshape(len(rests), dim), dim
+    matrix = values.reshape(len(rests), dim)
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if bad.size:  # float() reads "nan" and "inf" (and 1e39 overflows float32): they would train as NaN
+        i = int(bad[0])
+        limit = float(np.finfo(np.float32).max)
+        token = next(t for t in rests[i].split() if not (math.isfinite(float(t)) and abs(float(t)) <= limit))
+        raise _bad_line(path, first_line + i, f"found {token!r}, which is not a finite float32", dim)
+    return words, matrix, dim
 
 
 def read_glove_txt(path: str | Path) -> GloveVectors:
