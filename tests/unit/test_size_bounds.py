@@ -49,3 +49,16 @@ def test_a_yaml_boolean_is_not_taken_for_a_number(key: str) -> None:
                               "train.use_gpu": False}).model.bidirectional  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="data.path: Input should be a valid string"):
         load_config(None, {"task": "sentiment", "data.source": "csv", "data.path": True})
+
+
+@pytest.mark.parametrize("tree, expected", [
+    # before: validate exited 0; the served model then accepted any float and /openapi.json answered 500
+    ({"data.bounds_margin": float("inf")}, "data.bounds_margin: Input should be a finite number"),
+    # before: a NaN bound compared false with every value and silently switched the column's rule off
+    ({"data.clean": {"temp": {"min": float("nan")}}}, r"data.clean.temp.min: Input should be a finite number"),
+    ({"data.clean": {"temp": {"sentinels": [float("inf")]}}}, r"data.clean.temp.sentinels.0: Input should be a finite"),
+    ({"data.lookback": 10**9}, "data.lookback: Input should be less than or equal to 1000000"),
+])
+def test_series_values_that_would_break_later_fail_at_validation(tree: dict, expected: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError, match=expected):
+        load_config(None, {"task": "forecast", **tree})

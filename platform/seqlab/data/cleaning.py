@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from seqlab.config import StrictModel
 from seqlab.errors import ConfigError, DataError
@@ -37,9 +38,10 @@ class ColumnRule(StrictModel):
     the column's default (see ``seqlab.data.cleaning.DEFAULT_BOUNDS``); ``null`` removes a default bound.
     """
 
-    min: float | None = None
-    max: float | None = None
-    sentinels: list[float] | None = None  # None: the defaults -9999 and -999 (logger codes for "no value")
+    # finite only: a NaN bound compared false with every value and silently switched the rule off
+    min: float | None = Field(None, allow_inf_nan=False)
+    max: float | None = Field(None, allow_inf_nan=False)
+    sentinels: list[Annotated[float, Field(allow_inf_nan=False)]] | None = None  # None: -9999 and -999
 
     @model_validator(mode="after")
     def _ordered(self) -> ColumnRule:

@@ -88,15 +88,16 @@ class SeriesDataConfig(StrictModel):
     station: Literal["EWR", "JFK", "LGA"] = "EWR"  # packaged NYC weather only
     target: str | None = None  # None: 'T (degC)' for jena, 'temp' otherwise
     features: list[str] | None = None  # None: every numeric column
-    lookback: int = Field(240, ge=1)  # rows of history per sample (10 days of hourly rows)
-    step: int = Field(1, ge=1)  # keep one row in `step` inside the lookback
-    delay: int = Field(24, ge=1)  # predict the target this many rows after the last one
+    lookback: int = Field(240, ge=1, le=1_000_000)  # rows of history per sample (10 days of hourly rows)
+    step: int = Field(1, ge=1, le=100_000)  # keep one row in `step` inside the lookback
+    delay: int = Field(24, ge=1, le=1_000_000)  # predict the target this many rows after the last one
     train_fraction: float = Field(0.5, gt=0.0, lt=1.0)  # chronological: first part trains
     val_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # next part validates, the rest tests
     resample: str | None = None  # e.g. '1h' to average an irregular CSV onto a grid; None: rows must be on one
     clean: dict[str, ColumnRule] = Field(default_factory=dict)  # per column, over the weather defaults
-    max_gap_rows: int = Field(12, ge=0)  # longer runs of missing values split the series (no window crosses)
-    bounds_margin: float = Field(1.0, ge=0.0)  # prediction accepts the train range +- margin x range
+    max_gap_rows: int = Field(12, ge=0, le=1_000_000)  # longer runs of missing values split the series (no window crosses)
+    # prediction accepts the train range +- margin x range (.inf accepted any float and broke /openapi.json)
+    bounds_margin: float = Field(1.0, ge=0.0, le=1000.0, allow_inf_nan=False)
     # extra sin/cos input columns of each row's time: [day] (hour of day), [day, year] (also day of year)
     calendar: list[Literal["day", "year"]] = Field(default_factory=list)
     seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's seeder takes 0 .. 2^32-1 (-1 failed mid-run)
